@@ -1,0 +1,329 @@
+"""The numba kernels: the hot loops of the training step, fused so each array is read once.
+
+Each function has a NumPy twin of the same name and signature in ``reference.py``; read
+that one for the maths in array form. Here the same formulas are written as loops that
+touch each element once (for example the activation delta and the bias gradient
+db = sum_n delta in one pass). Kernels see arrays and scalars only and write into the
+outputs the caller supplies; the compile policy is in ``_policy.py``.
+"""
+import math
+
+import numpy as np
+
+from ._policy import kernel
+
+# ---------------------------------------------------------------- forward: z += b; O = f(z)
+
+
+@kernel
+def _identity_forward(z, b, O):
+    """z += b;  O = z."""
+    B, n = z.shape
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            O[i, k] = x
+
+
+@kernel
+def _sigmoid_forward(z, b, O):
+    """z += b;  O = 1 / (1 + exp(-z)), written so exp never overflows."""
+    B, n = z.shape
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            if x >= 0:
+                O[i, k] = 1.0 / (1.0 + math.exp(-x))
+            else:
+                e = math.exp(x)
+                O[i, k] = e / (1.0 + e)
+
+
+@kernel
+def _tanh_forward(z, b, O):
+    """z += b;  O = tanh(z)."""
+    B, n = z.shape
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            O[i, k] = math.tanh(x)
+
+
+@kernel
+def _relu_forward(z, b, O):
+    """z += b;  O = max(z, 0) (NaN passes through, as in np.maximum)."""
+    B, n = z.shape
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            O[i, k] = 0.0 if x < 0 else x
+
+
+@kernel
+def _leaky_relu_forward(z, b, alpha, O):
+    """z += b;  O = z if z >= 0 else alpha z."""
+    B, n = z.shape
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            O[i, k] = x if x >= 0 else alpha * x
+
+
+@kernel
+def _softmax_forward(z, b, O):
+    """z += b;  O_i = exp(z_i - max z) / sum_j exp(z_j - max z), row by row."""
+    B, n = z.shape
+    for i in range(B):
+        m = -np.inf
+        for k in range(n):
+            x = z[i, k] + b[k]
+            z[i, k] = x
+            m = max(m, x)
+        s = 0.0
+        for k in range(n):
+            e = math.exp(z[i, k] - m)
+            O[i, k] = e
+            s += e
+        for k in range(n):
+            O[i, k] = O[i, k] / s
+
+
+# ------------------------------------------ delta = f'(z) * g;  db = sum over the batch of delta
+
+
+@kernel
+def _identity_delta(g, delta, db):
+    """delta = g;  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            d = g[i, k]
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def _sigmoid_delta(O, g, delta, db):
+    """delta = O (1 - O) g;  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            o = O[i, k]
+            d = o * (1 - o) * g[i, k]
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def _tanh_delta(O, g, delta, db):
+    """delta = (1 - O^2) g;  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            o = O[i, k]
+            d = (1 - o * o) * g[i, k]
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def _relu_delta(z, g, delta, db):
+    """delta = g if z >= 0 else 0 (relu'(0) = 1);  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            d = g[i, k] if z[i, k] >= 0 else 0.0
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def _leaky_relu_delta(z, g, alpha, delta, db):
+    """delta = g if z >= 0 else alpha g;  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            d = g[i, k] if z[i, k] >= 0 else alpha * g[i, k]
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def _softmax_delta(p, g, delta, db):
+    """delta_j = p_j (g_j - sum_i g_i p_i);  db = sum_n delta."""
+    B, n = g.shape
+    db[:] = 0
+    for i in range(B):
+        gp = 0.0
+        for k in range(n):
+            gp += g[i, k] * p[i, k]
+        for k in range(n):
+            d = p[i, k] * (g[i, k] - gp)
+            delta[i, k] = d
+            db[k] += d
+
+
+# ------------------------------------------------------------- losses: return E, write dE/dO
+
+
+@kernel
+def _softmax_xent_labels(z, labels, delta):
+    """E = 1/B sum_n (logsumexp(z_n) - z_n[t_n]);  delta = (p - onehot(t)) / B."""
+    B, n = z.shape
+    E = 0.0
+    for i in range(B):
+        m = -np.inf
+        for k in range(n):
+            m = max(m, z[i, k])
+        s = 0.0
+        for k in range(n):
+            e = math.exp(z[i, k] - m)
+            delta[i, k] = e
+            s += e
+        E += math.log(s) - (z[i, labels[i]] - m)
+        scale = 1.0 / (s * B)
+        for k in range(n):
+            delta[i, k] = delta[i, k] * scale
+        delta[i, labels[i]] -= 1.0 / B
+    return E / B
+
+
+@kernel
+def _softmax_xent_dense(z, t, delta):
+    """E = 1/B sum_n sum_k t_k (logsumexp(z_n) - z_k);  delta = (p sum_k t_k - t) / B."""
+    B, n = z.shape
+    E = 0.0
+    for i in range(B):
+        m = -np.inf
+        for k in range(n):
+            m = max(m, z[i, k])
+        s = 0.0
+        for k in range(n):
+            e = math.exp(z[i, k] - m)
+            delta[i, k] = e
+            s += e
+        log_s = math.log(s)
+        t_sum = 0.0
+        for k in range(n):
+            t_sum += t[i, k]
+            E -= t[i, k] * ((z[i, k] - m) - log_s)
+        for k in range(n):
+            delta[i, k] = (delta[i, k] / s * t_sum - t[i, k]) / B
+    return E / B
+
+
+@kernel
+def _squared_error(O, t, c, dE_dO):
+    """E = c sum (O - t)^2;  dE/dO = 2 c (O - t)."""
+    B, n = O.shape
+    E = 0.0
+    for i in range(B):
+        for k in range(n):
+            diff = O[i, k] - t[i, k]
+            dE_dO[i, k] = 2 * c * diff
+            E += diff * diff
+    return c * E
+
+
+@kernel
+def _binary_xent(O, t, c, eps, dE_dO):
+    """E = -c sum [t log O + (1 - t) log(1 - O)], O clipped to [eps, 1 - eps];
+    dE/dO = c (O - t) / (O (1 - O))."""
+    B, n = O.shape
+    E = 0.0
+    for i in range(B):
+        for k in range(n):
+            o = min(max(O[i, k], eps), 1 - eps)
+            dE_dO[i, k] = c * (o - t[i, k]) / (o * (1 - o))
+            E -= t[i, k] * math.log(o) + (1 - t[i, k]) * math.log(1 - o)
+    return c * E
+
+
+@kernel
+def _sigmoid_xent_logits(z, t, c, dE_dz):
+    """E = c sum [max(z, 0) - z t + log(1 + exp(-|z|))];  dE/dz = c (sigmoid(z) - t)."""
+    B, n = z.shape
+    E = 0.0
+    for i in range(B):
+        for k in range(n):
+            x = z[i, k]
+            e = math.exp(-abs(x))
+            sigma = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+            dE_dz[i, k] = c * (sigma - t[i, k])
+            E += max(x, 0.0) - x * t[i, k] + math.log1p(e)
+    return c * E
+
+
+# ---------------------------------------------- optimizer updates, in place on flat 1-D views
+
+
+@kernel
+def _sgd_step(w, g, lr):
+    """w <- w - eta g."""
+    for i in range(w.size):
+        w[i] -= lr * g[i]
+
+
+@kernel
+def _momentum_step(w, g, v, lr, mu, nesterov):
+    """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
+    for i in range(w.size):
+        v[i] = mu * v[i] - lr * g[i]
+        if nesterov:
+            w[i] += mu * v[i] - lr * g[i]
+        else:
+            w[i] += v[i]
+
+
+@kernel
+def _rmsprop_step(w, g, s, lr, rho, eps):
+    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps)."""
+    for i in range(w.size):
+        s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
+        w[i] -= lr * g[i] / (math.sqrt(s[i]) + eps)
+
+
+@kernel
+def _adagrad_step(w, g, s, lr, eps):
+    """s <- s + g^2;  w <- w - eta g / (sqrt(s) + eps)."""
+    for i in range(w.size):
+        s[i] += g[i] * g[i]
+        w[i] -= lr * g[i] / (math.sqrt(s[i]) + eps)
+
+
+@kernel
+def _adam_step(w, g, m, v, hyper):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+    w <- w - eta (m c1) / (sqrt(v c2) + eps), with c1 = 1/(1 - b1^t), c2 = 1/(1 - b2^t).
+
+    ``hyper`` is the tuple (eta, b1, b2, eps, c1, c2) in the arrays' dtype.
+    """
+    lr, b1, b2, eps, c1, c2 = hyper
+    for i in range(w.size):
+        gi = g[i]
+        m[i] = b1 * m[i] + (1 - b1) * gi
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+        w[i] -= lr * (m[i] * c1) / (math.sqrt(v[i] * c2) + eps)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+@kernel
+def _gather_scaled(images, index, divisor, out):
+    """out[i] = images[index[i]] / divisor: a uint8 batch to floats in one pass."""
+    B, D = out.shape
+    for i in range(B):
+        row = index[i]
+        for j in range(D):
+            out[i, j] = images[row, j] / divisor
