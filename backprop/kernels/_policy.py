@@ -4,7 +4,8 @@
   process starts warm.
 - ``fastmath`` without ``nnan``/``ninf``: contraction and reassociation are allowed, but a
   NaN or an Inf still propagates (plain ``fastmath=True`` would let LLVM drop those checks,
-  and a diverging run must be seen, not hidden).
+  and a diverging run must be seen, not hidden). Without ``arcp`` either: x / 255 stays a
+  correctly rounded division, so a batch of pixels equals NumPy's images / 255 exactly.
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead of raising,
   which also lets LLVM vectorise the divisions (numba's default error model made the
   fused Adam slower than NumPy).
@@ -13,7 +14,7 @@
 """
 from numba import njit
 
-FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+FASTMATH = frozenset({"nsz", "contract", "reassoc"})
 
 
 def kernel(function):

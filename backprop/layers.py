@@ -1,0 +1,197 @@
+"""Dense layers: the perceptron of the derivation, for a batch of rows.
+
+The layer protocol (every layer follows it):
+
+- ``forward(x)`` returns the output O = f(x W + b) for a batch x of shape (B, n_in) and
+  caches exactly what ``backward`` needs: the input x (for dE/dW) and, per activation,
+  either O (sigmoid, tanh, softmax) or the net input z = x W + b (ReLU family).
+- ``backward(dE_dO)`` writes ``delta`` = dE/dz = f'(z) * dE/dO, ``dW`` = x^T delta and
+  ``db`` = sum over the batch of delta, and returns dE/dx = delta W^T (skipped, returning
+  None, when the caller passes ``need_input_grad=False``, as for the first layer).
+  Gradients are overwritten, never accumulated, so calling backward twice is safe.
+- ``predict(x)`` is the forward pass that caches nothing.
+
+Index convention: W has shape (n_in, n_out), so W[j, k] is the derivation's W_jk, from
+unit j of the layer below to unit k of this layer, and the code reads z = x @ W + b.
+"""
+import numpy as np
+
+from .activations import get_activation
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _he_normal(rng, n_in, n_out):
+    """W_jk ~ N(0, 2 / n_in) (He et al., 2015), for the ReLU family."""
+    return rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out))
+
+
+def _he_uniform(rng, n_in, n_out):
+    """W_jk ~ U(-l, l), l = sqrt(6 / n_in)."""
+    limit = np.sqrt(6.0 / n_in)
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def _glorot_uniform(rng, n_in, n_out):
+    """W_jk ~ U(-l, l), l = sqrt(6 / (n_in + n_out)) (Glorot & Bengio, 2010; Keras's default)."""
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_in, n_out))
+
+
+def _glorot_normal(rng, n_in, n_out):
+    """W_jk ~ N(0, 2 / (n_in + n_out))."""
+    return rng.normal(0.0, np.sqrt(2.0 / (n_in + n_out)), size=(n_in, n_out))
+
+
+INITIALIZERS = {
+    "he_normal": _he_normal,
+    "he_uniform": _he_uniform,
+    "glorot_uniform": _glorot_uniform,
+    "glorot_normal": _glorot_normal,
+}
+
+
+def check_dtype(dtype):
+    """np.float32 or np.float64 as a np.dtype; anything else is a ValueError."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+class Dense:
+    """A fully connected layer O = f(x W + b).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Units below (inputs) and in this layer (outputs).
+    activation : str, Activation or None
+        f, by name (see ``backprop.activations.ACTIVATIONS``) or instance; None is identity.
+    init : str, optional
+        A name in ``INITIALIZERS``. Default: "he_normal" for relu/leaky_relu,
+        "glorot_uniform" otherwise. Biases start at 0.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for the initial weights.
+    dtype : float32 or float64
+        The dtype of W, b and everything the layer computes.
+
+    Attributes
+    ----------
+    W : ndarray (n_in, n_out);  b : ndarray (n_out,)
+    dW, db : their gradients dE/dW = x^T delta and dE/db = sum_n delta, after backward.
+    delta : ndarray (B, n_out), dE/dz of the last backward.
+    """
+
+    def __init__(self, n_in, n_out, activation=None, init=None, rng=None,
+                 dtype=np.float32):
+        for label, n in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"Dense {label} must be a positive integer, got {n!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.activation = get_activation(activation)
+        self.dtype = check_dtype(dtype)
+        if init is None:
+            init = "he_normal" if self.activation.caches == "z" else "glorot_uniform"
+        if init not in INITIALIZERS:
+            raise ValueError(f"unknown init {init!r}; expected one of: {', '.join(INITIALIZERS)}")
+        self.init = init
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.W = np.ascontiguousarray(INITIALIZERS[init](rng, self.n_in, self.n_out),
+                                      dtype=self.dtype)
+        self.b = np.zeros(self.n_out, self.dtype)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.delta = None
+        self._x = None       # input of the last forward, for dW = x^T delta
+        self._cache = None   # O or z, whichever the activation's delta needs
+        self._buffers = {}   # per batch size: z, delta and dE/dx, reused every step
+
+    @property
+    def params(self):
+        return [self.W, self.b]
+
+    @property
+    def grads(self):
+        return [self.dW, self.db]
+
+    def _buffer(self, name, B, n):
+        buffers = self._buffers.setdefault(B, {})
+        if name not in buffers:
+            buffers[name] = np.empty((B, n), self.dtype)
+        return buffers[name]
+
+    def _check_batch(self, a, n, what):
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"{what} must be a NumPy array of shape (B, {n}), got {type(a).__name__}")
+        if a.ndim != 2 or a.shape[1] != n or a.shape[0] < 1:
+            raise ValueError(f"{what} must have shape (B, {n}) with B >= 1, got {a.shape}")
+        if a.dtype != self.dtype:
+            raise ValueError(f"{what} must be {self.dtype} like the layer's weights, got "
+                             f"{a.dtype}; convert with .astype(np.{self.dtype})")
+
+    def forward(self, x):
+        """O = f(z), z = x W + b  (z_k = sum_j x_j W_jk + b_k), caching what backward needs.
+
+        Parameters
+        ----------
+        x : ndarray (B, n_in), the layer's dtype
+
+        Returns
+        -------
+        O : ndarray (B, n_out), a new array
+        """
+        self._check_batch(x, self.n_in, "Dense.forward input")
+        B = x.shape[0]
+        z = self._buffer("z", B, self.n_out)
+        np.matmul(x, self.W, out=z)                       # z = x W
+        O = np.empty_like(z)
+        self.activation.forward(z, self.b, O)              # z += b;  O = f(z)
+        self._x = x
+        self._cache = z if self.activation.caches == "z" else O
+        return O
+
+    def backward(self, dE_dO, need_input_grad=True):
+        """Backpropagate dE/dO through this layer.
+
+        delta = f'(z) * dE/dO;  dE/dW = x^T delta (dE/dW_jk = sum_n O_j delta_k);
+        dE/db = sum_n delta;  dE/dx = delta W^T (dE/dO_j = sum_k delta_k W_jk).
+
+        Returns
+        -------
+        dE_dx : ndarray (B, n_in) or None
+            Owned by the layer and overwritten by the next backward.
+        """
+        if self._x is None:
+            raise RuntimeError("Dense.backward called before forward")
+        B = self._x.shape[0]
+        self._check_batch(dE_dO, self.n_out, "Dense.backward dE/dO")
+        if dE_dO.shape[0] != B:
+            raise ValueError(f"Dense.backward dE/dO has {dE_dO.shape[0]} rows but the last "
+                             f"forward had a batch of {B}")
+        self.delta = self._buffer("delta", B, self.n_out)
+        self.activation.delta(self._cache, dE_dO, self.delta, self.db)  # and db = sum_n delta
+        np.matmul(self._x.T, self.delta, out=self.dW)    # dE/dW = x^T delta
+        if not need_input_grad:
+            return None
+        dE_dx = self._buffer("dE_dx", B, self.n_in)
+        np.matmul(self.delta, self.W.T, out=dE_dx)        # dE/dx = delta W^T
+        return dE_dx
+
+    def predict(self, x):
+        """O = f(x W + b) without caching anything (inference)."""
+        self._check_batch(x, self.n_in, "Dense.predict input")
+        z = x @ self.W
+        self.activation.forward(z, self.b, z)  # in place: z becomes O
+        return z
+
+    def config(self):
+        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out,
+                "activation": self.activation.config(), "init": self.init}
+
+    def __repr__(self):
+        return (f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, "
+                f"dtype={self.dtype.name})")

@@ -1,0 +1,248 @@
+"""Losses: each owns its value E and its gradient dE/dO.
+
+Protocol: ``E = loss.forward(O, t)`` returns the batch loss as a Python float and keeps
+dE/dO, which ``loss.backward()`` returns (an array owned by the loss, overwritten by the
+next forward). The batch reduction is defined once, here: E is the MEAN over the B
+samples of a per-sample loss E_n, so dE/dO carries the factor 1/B.
+
+Per-sample losses (K outputs per sample):
+
+- MSE, reduction="half_sum" (the derivation): E_n = 1/2 sum_k (O_k - t_k)^2,
+  dE_n/dO_k = O_k - t_k.
+- MSE, reduction="mean" (TensorFlow's ``tf.keras.losses.mse``): E_n = 1/K sum_k (O_k - t_k)^2.
+- SoftmaxCrossEntropy, from logits z: E_n = -sum_k t_k log p_k with p = softmax(z), whose
+  gradient collapses to dE_n/dz = p - t (when sum_k t_k = 1).
+- CategoricalCrossEntropy, on probabilities p: E_n = -sum_k t_k log p_k, dE_n/dp = -t / p.
+- BinaryCrossEntropy: E_n = -1/K sum_k [t_k log O_k + (1 - t_k) log(1 - O_k)], on
+  probabilities or (from_logits=True) on logits.
+
+Targets t are dense (B, K) arrays, or integer class labels (B,) which are one-hot encoded
+(SoftmaxCrossEntropy uses labels directly). ``sigmoid_mse_delta`` and ``softmax_xent_delta``
+are the fused output deltas of the derivation; tests check each against the generic chain.
+"""
+import numpy as np
+
+from . import kernels
+from .layers import check_dtype
+
+
+def _check_outputs(O, what):
+    if not isinstance(O, np.ndarray) or O.ndim != 2 or O.shape[0] < 1:
+        shape = getattr(O, "shape", type(O).__name__)
+        raise ValueError(f"{what} must be a 2-D array (B, K) with B >= 1, got {shape}")
+    check_dtype(O.dtype)
+    return np.ascontiguousarray(O)
+
+
+def _check_labels(labels, B, K):
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"integer class labels expected, got dtype {labels.dtype}")
+    if labels.shape != (B,):
+        raise ValueError(f"labels must have shape ({B},) to match the outputs, got {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= K):
+        raise ValueError(f"labels must be in [0, {K - 1}] for {K} outputs, got values in "
+                         f"[{labels.min()}, {labels.max()}]")
+    return np.ascontiguousarray(labels, dtype=np.intp)
+
+
+def one_hot_targets(labels, K, dtype):
+    """t with t[n, labels[n]] = 1 and zeros elsewhere, shape (B, K)."""
+    t = np.zeros((len(labels), K), dtype)
+    t[np.arange(len(labels)), labels] = 1
+    return t
+
+
+def _dense_targets(O, t):
+    """t as a (B, K) array in O's dtype; integer labels (B,) become one-hot rows."""
+    B, K = O.shape
+    t = np.asarray(t)
+    if t.ndim == 1 and t.dtype.kind in "iu":
+        return one_hot_targets(_check_labels(t, B, K), K, O.dtype)
+    if t.shape != O.shape:
+        raise ValueError(f"targets must have the outputs' shape {O.shape} (or be integer "
+                         f"labels of shape ({B},)), got {t.shape}")
+    if t.dtype.kind not in "fiub":
+        raise ValueError(f"targets must be numeric, got dtype {t.dtype}")
+    return np.ascontiguousarray(t, dtype=O.dtype)
+
+
+class Loss:
+    """Base class: E = 1/B sum_n E_n; ``forward`` returns E, ``backward`` dE/dO."""
+
+    name = "loss"
+
+    def __init__(self):
+        self._dE_dO = None
+
+    def forward(self, O, t):
+        raise NotImplementedError
+
+    def __call__(self, O, t):
+        return self.forward(O, t)
+
+    def backward(self):
+        """dE/dO of the last forward, shape (B, K)."""
+        if self._dE_dO is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._dE_dO
+
+    def _gradient_buffer(self, O):
+        if self._dE_dO is None or self._dE_dO.shape != O.shape or self._dE_dO.dtype != O.dtype:
+            self._dE_dO = np.empty_like(O)
+        return self._dE_dO
+
+    def config(self):
+        return {"name": self.name}
+
+
+class MSE(Loss):
+    """Mean squared error, in the derivation's or TensorFlow's form.
+
+    reduction="half_sum":  E = 1/B sum_n 1/2 sum_k (O_k - t_k)^2,  dE/dO = (O - t) / B.
+    reduction="mean":      E = 1/B sum_n 1/K sum_k (O_k - t_k)^2,  dE/dO = 2 (O - t) / (B K).
+    """
+
+    name = "mse"
+    REDUCTIONS = ("half_sum", "mean")
+
+    def __init__(self, reduction="half_sum"):
+        super().__init__()
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f"unknown MSE reduction {reduction!r}; expected one of: "
+                             f"{', '.join(self.REDUCTIONS)}")
+        self.reduction = reduction
+
+    def forward(self, O, t):
+        O = _check_outputs(O, "MSE outputs O")
+        t = _dense_targets(O, t)
+        B, K = O.shape
+        c = 1 / (2 * B) if self.reduction == "half_sum" else 1 / (B * K)
+        # E = c sum (O - t)^2;  dE/dO = 2 c (O - t)
+        return kernels.backend()._squared_error(O, t, O.dtype.type(c), self._gradient_buffer(O))
+
+    def config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax cross-entropy from logits z (the network's last layer is linear).
+
+    p = softmax(z);  E = -1/B sum_n sum_k t_k log p_k;  dE/dz = (p - t) / B.
+
+    The softmax Jacobian p_i (delta_ij - p_j) times dE/dp = -t/p collapses to p - t, so
+    the last layer's delta is computed in one fused pass, without forming p's Jacobian.
+    For soft targets (rows not summing to 1) the kernel uses the general
+    dE/dz = (p sum_k t_k - t) / B. Targets: integer labels (B,) or a (B, K) array.
+    """
+
+    name = "softmax_cross_entropy"
+
+    def forward(self, z, t):
+        z = _check_outputs(z, "SoftmaxCrossEntropy logits")
+        delta = self._gradient_buffer(z)
+        t = np.asarray(t)
+        if t.ndim == 1:
+            labels = _check_labels(t, *z.shape)
+            return kernels.backend()._softmax_xent_labels(z, labels, delta)
+        return kernels.backend()._softmax_xent_dense(z, _dense_targets(z, t), delta)
+
+
+class CategoricalCrossEntropy(Loss):
+    """Cross-entropy on probabilities p (after a softmax layer), or on logits.
+
+    E = -1/B sum_n sum_k t_k log p_k;  dE/dp = -t / (p B), with p clipped to [eps, 1].
+    Chained through the softmax layer's Jacobian this gives the same (p - t)/B as
+    ``SoftmaxCrossEntropy`` (a test checks it). ``from_logits=True`` is
+    ``SoftmaxCrossEntropy``.
+    """
+
+    name = "categorical_cross_entropy"
+
+    def __init__(self, from_logits=False, eps=1e-7):
+        super().__init__()
+        self.from_logits = bool(from_logits)
+        self.eps = float(eps)
+        self._fused = SoftmaxCrossEntropy() if self.from_logits else None
+
+    def forward(self, p, t):
+        if self._fused is not None:
+            E = self._fused.forward(p, t)
+            self._dE_dO = self._fused.backward()
+            return E
+        p = _check_outputs(p, "CategoricalCrossEntropy probabilities")
+        t = _dense_targets(p, t)
+        B = p.shape[0]
+        p_clipped = np.clip(p, self.eps, 1)
+        self._gradient_buffer(p)[...] = -t / (p_clipped * B)
+        return float(-np.sum(t * np.log(p_clipped), dtype=np.float64) / B)
+
+    def config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, averaged over the K outputs and the B samples.
+
+    On probabilities O (after a sigmoid):  E = -1/(B K) sum [t log O + (1 - t) log(1 - O)],
+    dE/dO = (O - t) / (O (1 - O) B K), with O clipped to [eps, 1 - eps].
+    From logits z (from_logits=True):  E = 1/(B K) sum [max(z, 0) - z t + log(1 + e^{-|z|})],
+    dE/dz = (sigmoid(z) - t) / (B K).
+    """
+
+    name = "binary_cross_entropy"
+
+    def __init__(self, from_logits=False, eps=1e-7):
+        super().__init__()
+        self.from_logits = bool(from_logits)
+        self.eps = float(eps)
+
+    def forward(self, O, t):
+        O = _check_outputs(O, "BinaryCrossEntropy outputs")
+        t = _dense_targets(O, t)
+        c = O.dtype.type(1 / O.size)
+        k = kernels.backend()
+        if self.from_logits:
+            return k._sigmoid_xent_logits(O, t, c, self._gradient_buffer(O))
+        return k._binary_xent(O, t, c, O.dtype.type(self.eps), self._gradient_buffer(O))
+
+    def config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+LOSSES = {
+    "mse": MSE,
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "ce": SoftmaxCrossEntropy,
+    "categorical_cross_entropy": CategoricalCrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy,
+}
+
+
+def get_loss(loss, **kwargs):
+    """A Loss from a name in ``LOSSES`` or an instance."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss.lower() in LOSSES:
+        return LOSSES[loss.lower()](**kwargs)
+    raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(LOSSES)}")
+
+
+# ------------------------------------------------------------------ fused output deltas
+
+
+def sigmoid_mse_delta(O, t):
+    """The derivation's output delta for sigmoid + MSE (1/2 sum), averaged over the batch.
+
+    delta_k = O_k (1 - O_k) (O_k - t_k) / B
+    """
+    O = np.asarray(O)
+    return O * (1 - O) * (O - t) / O.shape[0]
+
+
+def softmax_xent_delta(z, t):
+    """The output delta of softmax + cross-entropy from logits: delta = (p - t) / B."""
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return (p - t) / z.shape[0]

@@ -1,0 +1,115 @@
+"""The delta rule against central differences (float64, relative error < 1e-6):
+one layer against a random upstream gradient, and whole 3- and 4-layer networks over
+their flattened parameters, for every activation x loss pair. Also: the checker can fail.
+
+ReLU kinks: the central difference is wrong within h of z = 0, so every check asserts
+that the closest ReLU net input is over 1000 h away (the report's kink_margin).
+"""
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop.gradcheck import check_layer, check_model
+
+BOUND = 1e-6
+H = 1e-6
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu"]
+
+# (output activation, loss, targets): every loss with each output it is meant for
+PAIRS = [
+    (out, loss_name)
+    for out in ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
+    for loss_name in ["mse_half_sum", "mse_mean"]
+] + [("identity", "softmax_ce"), ("softmax", "categorical_ce"), ("sigmoid", "binary_ce"),
+     ("identity", "binary_ce_logits")]
+
+
+def make_loss(name):
+    return {"mse_half_sum": lambda: bp.MSE("half_sum"), "mse_mean": lambda: bp.MSE("mean"),
+            "softmax_ce": bp.SoftmaxCrossEntropy, "categorical_ce": bp.CategoricalCrossEntropy,
+            "binary_ce": bp.BinaryCrossEntropy,
+            "binary_ce_logits": lambda: bp.BinaryCrossEntropy(from_logits=True)}[name]()
+
+
+def targets(loss_name, B, K, rng):
+    if loss_name in ("softmax_ce", "categorical_ce"):
+        return rng.integers(0, K, B)
+    if loss_name.startswith("binary"):
+        return rng.integers(0, 2, (B, K)).astype(float)
+    return rng.normal(size=(B, K))
+
+
+def far_from_kinks(model, x, min_margin=1000 * H, tries=50, seed=0):
+    """Shift the biases of ReLU-family layers until no net input lies within min_margin
+    of 0 (so the derivative does not jump inside [z - h, z + h])."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        model.forward(x)
+        margins = [np.min(np.abs(layer._cache)) for layer in model.layers
+                   if layer.activation.caches == "z"]
+        if not margins or min(margins) > min_margin:
+            return
+        for layer in model.layers:
+            layer.b[...] = rng.uniform(-0.3, 0.3, layer.b.shape)
+    raise AssertionError("could not keep the samples away from the ReLU kinks")
+
+
+@pytest.mark.parametrize("activation", HIDDEN + ["softmax"])
+def test_one_layer_against_a_random_upstream_gradient(activation, backend):
+    rng = np.random.default_rng(1)
+    layer = bp.Dense(4, 3, activation=activation, rng=2, dtype=np.float64)
+    layer.b[...] = rng.uniform(-0.5, 0.5, 3)
+    x = rng.normal(size=(5, 4))
+    far_from_kinks(bp.Sequential([layer]), x)
+    report = check_layer(layer, x, seed=3)
+    assert report.kink_margin > 1000 * H
+    assert report.max_error < BOUND, str(report)
+    assert [c.name for c in report.checks] == ["dE/dW", "dE/db", "dE/dx"]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("output,loss_name", PAIRS)
+def test_whole_network_over_its_flattened_parameters(hidden, output, loss_name, backend):
+    rng = np.random.default_rng(4)
+    model = bp.Sequential.mlp([5, 4, 4, 3], activation=hidden, output_activation=output,
+                              rng=5, dtype=np.float64)
+    x = rng.normal(size=(6, 5))
+    far_from_kinks(model, x)
+    report = check_model(model, make_loss(loss_name), x, targets(loss_name, 6, 3, rng))
+    assert report.kink_margin > 1000 * H
+    assert len(report.checks) == 6
+    assert report.max_error < BOUND, str(report)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "tanh"])
+def test_four_layer_network_with_softmax_cross_entropy(hidden, backend):
+    rng = np.random.default_rng(6)
+    model = bp.Sequential.mlp([6, 5, 5, 4, 3], activation=hidden, rng=7, dtype=np.float64)
+    x = rng.normal(size=(8, 6))
+    far_from_kinks(model, x)
+    report = bp.gradcheck(model, bp.SoftmaxCrossEntropy(), x, rng.integers(0, 3, 8))
+    assert report.max_error < BOUND and len(report.checks) == 8, str(report)
+
+
+def test_the_check_fails_on_a_wrong_gradient(monkeypatch):
+    """Break tanh's delta (f' = 1 - O instead of 1 - O^2): the report must fail and name it."""
+    model = bp.Sequential.mlp([3, 4, 2], activation="tanh", rng=0, dtype=np.float64)
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    t = np.random.default_rng(1).normal(size=(4, 2))
+
+    def wrong_delta(self, O, g, delta, db):
+        delta[...] = (1 - O) * g
+        delta.sum(axis=0, out=db)
+
+    monkeypatch.setattr(bp.Tanh, "delta", wrong_delta)
+    report = bp.gradcheck(model, bp.MSE(), x, t)
+    assert not report.ok
+    failed = [c.name for c in report.checks if c.error > BOUND]
+    assert failed == ["dE/dW1", "dE/db1"]  # the output layer is linear, so it is still right
+    assert "FAIL" in str(report)
+
+
+def test_gradcheck_refuses_float32():
+    model = bp.Sequential.mlp([3, 2], rng=0)
+    with pytest.raises(ValueError, match="float64"):
+        bp.gradcheck(model, bp.MSE(), np.zeros((2, 3)), np.zeros((2, 2)))

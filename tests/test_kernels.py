@@ -1,0 +1,171 @@
+"""Every numba kernel against its NumPy twin, in float32 and float64, on ordinary and
+extreme inputs (|x| >= 40, zeros, a batch of one)."""
+import inspect
+
+import numpy as np
+import pytest
+
+from backprop.kernels import jit, reference
+
+DTYPES = [np.float32, np.float64]
+# (rows, units) of the inputs: ordinary, a batch of one, the reference net's widest layer
+SHAPES = [(7, 5), (1, 10), (100, 256)]
+
+
+def kernel_names():
+    return sorted(n for n, f in vars(reference).items() if n.startswith("_") and inspect.isfunction(f))
+
+
+def test_every_kernel_has_a_twin_with_the_same_signature():
+    names = kernel_names()
+    assert len(names) >= 20
+    for name in names:
+        numba_kernel = getattr(jit, name)
+        assert inspect.signature(numba_kernel.py_func) == inspect.signature(getattr(reference, name))
+
+
+def _inputs(kind, shape, dtype, rng):
+    """A (rows, units) array: ordinary values, extreme ones, or zeros."""
+    if kind == "ordinary":
+        return rng.normal(0, 2, shape).astype(dtype)
+    if kind == "extreme":
+        return (rng.choice([-1, 1], shape) * rng.uniform(40, 1000, shape)).astype(dtype)
+    return np.zeros(shape, dtype)
+
+
+KINDS = ["ordinary", "extreme", "zeros"]
+
+
+def _run(module, name, args):
+    """Call kernel ``name`` of ``module`` on copies of args; return (result, args after)."""
+    args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return getattr(module, name)(*args), args
+
+
+def _close(a, b, dtype):
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _compare(name, args, dtype, sums=()):
+    """Run both twins; every array argument (inputs and outputs) and the returned value
+    must agree. Arguments at positions ``sums`` are sums over rows, which the twins add
+    in different orders: those are checked against an exact float64 sum instead.
+    Returns the numba run's array arguments, in order."""
+    r_numba, after_numba = _run(jit, name, args)
+    r_numpy, after_numpy = _run(reference, name, args)
+    arrays = []
+    for i, (a, b) in enumerate(zip(after_numba, after_numpy)):
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype
+            if i not in sums:
+                _close(a, b, dtype)
+            arrays.append(a)
+    if r_numpy is not None:
+        assert isinstance(r_numba, float) and np.isfinite(r_numba)
+        _close(r_numba, r_numpy, dtype)
+    return arrays
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("act", ["identity", "sigmoid", "tanh", "relu", "softmax"])
+def test_forward_kernels(act, kind, shape, dtype):
+    rng = np.random.default_rng(1)
+    z = _inputs(kind, shape, dtype, rng)
+    b = rng.normal(0, 1, shape[1]).astype(dtype)
+    z_after, _, O = _compare(f"_{act}_forward", [z, b, np.empty_like(z)], dtype)
+    assert np.all(np.isfinite(O)), "the activation overflowed"
+    _close(z_after, z + b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_leaky_relu_forward_kernel(kind, dtype):
+    rng = np.random.default_rng(2)
+    z = _inputs(kind, (9, 4), dtype, rng)
+    b = np.zeros(4, dtype)
+    _, _, O = _compare("_leaky_relu_forward", [z, b, dtype(0.2), np.empty_like(z)], dtype)
+    _close(O, np.where(z >= 0, z, dtype(0.2) * z), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu", "softmax", "identity", "leaky_relu"])
+def test_delta_kernels(act, kind, shape, dtype):
+    rng = np.random.default_rng(3)
+    z = _inputs(kind, shape, dtype, rng)
+    g = rng.normal(0, 1, shape).astype(dtype)
+    O = np.empty_like(z)
+    getattr(reference, f"_{'identity' if act == 'leaky_relu' else act}_forward")(
+        z.copy(), np.zeros(shape[1], dtype), O)
+    cache = {"sigmoid": O, "tanh": O, "softmax": O, "relu": z, "leaky_relu": z}.get(act)
+    args = ([g] if act == "identity" else [cache, g]) + ([dtype(0.2)] if act == "leaky_relu" else [])
+    *_, delta, db = _compare(f"_{act}_delta", args + [np.empty_like(g), np.empty(shape[1], dtype)],
+                             dtype, sums=(len(args) + 1,))
+    # db = sum_n delta: rounding of a sum of B terms is at most B eps sum_n |delta|
+    exact = delta.astype(np.float64).sum(axis=0)
+    bound = shape[0] * np.finfo(dtype).eps * np.abs(delta.astype(np.float64)).sum(axis=0)
+    assert np.all(np.abs(db - exact) <= bound + np.finfo(dtype).tiny)
+
+
+def test_relu_delta_at_zero_is_one():
+    """relu'(0) = 1, the derivation's convention, in both backends."""
+    z = np.array([[-1.0, 0.0, 2.0]])
+    g = np.array([[5.0, 5.0, 5.0]])
+    for module in (jit, reference):
+        delta, db = np.empty_like(g), np.empty(3)
+        module._relu_delta(z, g, delta, db)
+        assert delta.tolist() == [[0.0, 5.0, 5.0]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES[:2] + [(100, 10)])
+@pytest.mark.parametrize("kind", KINDS)
+def test_loss_kernels(kind, shape, dtype):
+    rng = np.random.default_rng(4)
+    z = _inputs(kind, shape, dtype, rng)
+    labels = rng.integers(0, shape[1], shape[0]).astype(np.intp)
+    t = np.zeros(shape, dtype)
+    t[np.arange(shape[0]), labels] = 1
+    p = np.clip(rng.uniform(0, 1, shape), 0.01, 0.99).astype(dtype)
+    c = dtype(1 / z.size)
+    *_, d1 = _compare("_softmax_xent_labels", [z, labels, np.empty_like(z)], dtype)
+    *_, d2 = _compare("_softmax_xent_dense", [z, t, np.empty_like(z)], dtype)
+    _close(d1, d2, dtype)
+    _compare("_squared_error", [z, t, c, np.empty_like(z)], dtype)
+    _compare("_binary_xent", [p, t, c, dtype(1e-7), np.empty_like(z)], dtype)
+    _compare("_sigmoid_xent_logits", [z, t, c, np.empty_like(z)], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 1000, 200_704])
+def test_optimizer_kernels(size, dtype):
+    rng = np.random.default_rng(5)
+    w = rng.normal(0, 1, size).astype(dtype)
+    g = rng.normal(0, 1, size).astype(dtype)
+    g[: size // 3] = 0  # zero gradients must not produce NaN
+    s = rng.uniform(0, 1, size).astype(dtype)
+    m = rng.normal(0, 0.1, size).astype(dtype)
+    c = dtype
+    _compare("_sgd_step", [w, g, c(0.1)], dtype)
+    for nesterov in (False, True):
+        _compare("_momentum_step", [w, g, m, c(0.1), c(0.9), nesterov], dtype)
+    _compare("_rmsprop_step", [w, g, s, c(0.01), c(0.9), c(1e-7)], dtype)
+    _compare("_adagrad_step", [w, g, np.zeros_like(s), c(0.01), c(1e-10)], dtype)
+    hyper = tuple(c(h) for h in (1e-3, 0.9, 0.999, 1e-8, 1 / (1 - 0.9), 1 / (1 - 0.999)))
+    w_after, *_ = _compare("_adam_step", [w, g, m, s, hyper], dtype)
+    assert np.all(np.isfinite(w_after))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gather_kernel_is_exact(dtype):
+    images = np.arange(256, dtype=np.uint8).repeat(3).reshape(256, 3)
+    index = np.random.default_rng(6).permutation(256)[:50]
+    for module in (jit, reference):
+        out = np.empty((50, 3), dtype)
+        module._gather_scaled(images, index, dtype(255), out)
+        np.testing.assert_array_equal(out, images[index] / dtype(255))
+        assert out.dtype == dtype

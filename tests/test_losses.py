@@ -1,0 +1,115 @@
+"""Losses: values against the formulas, dE/dO against central differences, fused output
+deltas against the generic chain, and bad targets."""
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop.gradcheck import check_loss, relative_error
+
+RNG = np.random.default_rng(0)
+Z = RNG.normal(size=(4, 3))
+LABELS = np.array([0, 2, 1, 2])
+T = np.eye(3)[LABELS]
+P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+S = 1 / (1 + np.exp(-Z))
+
+
+def test_values_match_the_formulas(backend):
+    B, K = Z.shape
+    assert bp.MSE("half_sum").forward(S, T) == pytest.approx(np.sum(0.5 * (S - T) ** 2) / B, rel=1e-14)
+    assert bp.MSE("mean").forward(S, T) == pytest.approx(np.mean((S - T) ** 2), rel=1e-14)
+    ce = -np.mean(np.log(P[np.arange(B), LABELS]))
+    assert bp.SoftmaxCrossEntropy().forward(Z, LABELS) == pytest.approx(ce, rel=1e-14)
+    assert bp.SoftmaxCrossEntropy().forward(Z, T) == pytest.approx(ce, rel=1e-14)
+    assert bp.CategoricalCrossEntropy().forward(P, T) == pytest.approx(ce, rel=1e-14)
+    bce = -np.mean(T * np.log(S) + (1 - T) * np.log(1 - S))
+    assert bp.BinaryCrossEntropy().forward(S, T) == pytest.approx(bce, rel=1e-12)
+    assert bp.BinaryCrossEntropy(from_logits=True).forward(Z, T) == pytest.approx(bce, rel=1e-12)
+
+
+LOSS_CASES = [
+    ("mse_half_sum", bp.MSE("half_sum"), S, T),
+    ("mse_mean", bp.MSE("mean"), S, T),
+    ("mse_labels", bp.MSE(), S, LABELS),
+    ("softmax_ce_labels", bp.SoftmaxCrossEntropy(), Z, LABELS),
+    ("softmax_ce_onehot", bp.SoftmaxCrossEntropy(), Z, T),
+    ("softmax_ce_soft", bp.SoftmaxCrossEntropy(), Z, np.full((4, 3), 0.5)),
+    ("categorical_ce", bp.CategoricalCrossEntropy(), P, T),
+    ("binary_ce", bp.BinaryCrossEntropy(), S, T),
+    ("binary_ce_logits", bp.BinaryCrossEntropy(from_logits=True), Z, T),
+]
+
+
+@pytest.mark.parametrize("name,loss,O,t", LOSS_CASES, ids=[c[0] for c in LOSS_CASES])
+def test_gradient_matches_central_differences(name, loss, O, t, backend):
+    report = check_loss(loss, O, t)
+    assert report.max_error < 1e-7, str(report)
+
+
+def test_fused_sigmoid_mse_delta_equals_the_chain(backend):
+    """delta_k = O_k (1 - O_k) (O_k - t_k) / B  ==  sigmoid'(z) * dE/dO of MSE(half_sum)."""
+    mse = bp.MSE("half_sum")
+    mse.forward(S, T)
+    chain = bp.Sigmoid().backward(Z, mse.backward())
+    np.testing.assert_allclose(bp.sigmoid_mse_delta(S, T), chain, rtol=1e-13)
+
+
+def test_fused_softmax_ce_delta_equals_the_chain(backend):
+    """(p - t) / B  ==  softmax Jacobian^T (dE/dp of cross-entropy on p)  ==  the kernel's."""
+    ce = bp.CategoricalCrossEntropy()
+    ce.forward(P, T)
+    chain = bp.Softmax().backward(Z, ce.backward())
+    fused = bp.softmax_xent_delta(Z, T)
+    np.testing.assert_allclose(fused, (P - T) / 4, rtol=1e-13)
+    np.testing.assert_allclose(chain, fused, rtol=1e-12, atol=1e-16)
+    loss = bp.SoftmaxCrossEntropy()
+    loss.forward(Z, LABELS)
+    np.testing.assert_allclose(loss.backward(), fused, rtol=1e-13, atol=1e-17)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_preserved(dtype, backend):
+    for loss, O, t in [(bp.MSE(), S, T), (bp.SoftmaxCrossEntropy(), Z, LABELS),
+                       (bp.BinaryCrossEntropy(), S, T)]:
+        E = loss.forward(O.astype(dtype), t)
+        assert isinstance(E, float)
+        assert loss.backward().dtype == dtype
+
+
+def test_huge_logits_give_finite_loss_and_gradient(backend):
+    z = np.array([[1000.0, -1000.0, 0.0], [-3000.0, 3000.0, 5.0]])
+    loss = bp.SoftmaxCrossEntropy()
+    E = loss.forward(z, np.array([1, 1]))
+    assert E == pytest.approx(2000 / 2)  # first row: -log p_1 = 2000; second: 0
+    assert np.all(np.isfinite(loss.backward()))
+
+
+def test_bad_targets_raise_clear_errors():
+    loss = bp.SoftmaxCrossEntropy()
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for 3 outputs"):
+        loss.forward(Z, np.array([0, 1, 3, 0]))
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        loss.forward(Z, np.array([0, 1]))
+    with pytest.raises(ValueError, match="integer class labels"):
+        loss.forward(Z, np.array([0.0, 1.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="targets must have the outputs' shape"):
+        bp.MSE().forward(S, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="2-D array"):
+        bp.MSE().forward(S[0], T[0])
+    with pytest.raises(ValueError, match="float32 or float64"):
+        bp.MSE().forward(S.astype(np.float16), T)
+    with pytest.raises(ValueError, match="unknown MSE reduction"):
+        bp.MSE("sum")
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        bp.get_loss("hinge")
+    with pytest.raises(RuntimeError, match="before forward"):
+        bp.MSE().backward()
+
+
+def test_backward_is_fresh_after_every_forward(backend):
+    loss = bp.MSE()
+    loss.forward(S, T)
+    first = loss.backward().copy()
+    loss.forward(S, T)
+    np.testing.assert_array_equal(loss.backward(), first)
+    assert relative_error(first, (S - T) / 4) < 1e-15

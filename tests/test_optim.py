@@ -1,0 +1,147 @@
+"""Optimizers: each update recomputed independently from its formula, trajectories with a
+closed form, convergence on a quadratic, state save/restore, and bad arguments."""
+import numpy as np
+import pytest
+
+import backprop as bp
+
+RNG = np.random.default_rng(0)
+
+
+def _run(opt_factory, w0, grads):
+    w = w0.copy()
+    opt = opt_factory([w])
+    for g in grads:
+        opt.step([g])
+    return w, opt
+
+
+GRADS = [RNG.normal(size=(3, 4)) for _ in range(4)]
+W0 = RNG.normal(size=(3, 4))
+
+
+def test_sgd_matches_formula(backend):
+    w, _ = _run(lambda p: bp.SGD(p, lr=0.1), W0, GRADS)
+    np.testing.assert_allclose(w, W0 - 0.1 * sum(GRADS), rtol=1e-14)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_matches_formula(nesterov, backend):
+    w_ref, v = W0.copy(), np.zeros_like(W0)
+    for g in GRADS:  # Keras's form: v = mu v - eta g; w += v  (or w += mu v - eta g)
+        v = 0.9 * v - 0.1 * g
+        w_ref = w_ref + (0.9 * v - 0.1 * g if nesterov else v)
+    w, _ = _run(lambda p: bp.SGD(p, lr=0.1, momentum=0.9, nesterov=nesterov), W0, GRADS)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-13)
+
+
+def test_rmsprop_adagrad_adam_match_formulas(backend):
+    s, w_ref = np.zeros_like(W0), W0.copy()
+    for g in GRADS:
+        s = 0.9 * s + 0.1 * g ** 2
+        w_ref = w_ref - 0.01 * g / (np.sqrt(s) + 1e-7)
+    np.testing.assert_allclose(_run(lambda p: bp.RMSProp(p, lr=0.01), W0, GRADS)[0], w_ref, rtol=1e-13)
+
+    s, w_ref = np.zeros_like(W0), W0.copy()
+    for g in GRADS:
+        s = s + g ** 2
+        w_ref = w_ref - 0.01 * g / (np.sqrt(s) + 1e-10)
+    np.testing.assert_allclose(_run(lambda p: bp.Adagrad(p, lr=0.01), W0, GRADS)[0], w_ref, rtol=1e-13)
+
+    m, v, w_ref = np.zeros_like(W0), np.zeros_like(W0), W0.copy()
+    for t, g in enumerate(GRADS, start=1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g ** 2
+        m_hat, v_hat = m / (1 - 0.9 ** t), v / (1 - 0.999 ** t)
+        w_ref = w_ref - 0.001 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    w, opt = _run(lambda p: bp.Adam(p), W0, GRADS)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-13)
+    assert opt.t == 4
+
+
+def test_sgd_and_momentum_on_a_quadratic_follow_the_closed_form(backend):
+    """E = a w^2 / 2, dE/dw = a w: SGD gives w_t = (1 - eta a)^t w_0; momentum is the
+    linear recurrence [w, v]_{t+1} = M [w, v]_t, so [w, v]_t = M^t [w_0, 0]."""
+    a, eta, mu, steps = 3.0, 0.05, 0.8, 60
+    for momentum, nesterov, M in [
+            (0.0, False, None),
+            (mu, False, np.array([[1 - eta * a, mu], [-eta * a, mu]])),
+            (mu, True, np.array([[1 - eta * a * (1 + mu), mu * mu], [-eta * a, mu]]))]:
+        w = np.array([2.0])
+        opt = bp.SGD([w], lr=eta, momentum=momentum, nesterov=nesterov)
+        for _ in range(steps):
+            opt.step([a * w])
+        expected = ((1 - eta * a) ** steps * 2.0 if M is None
+                    else (np.linalg.matrix_power(M, steps) @ np.array([2.0, 0.0]))[0])
+        assert w[0] == pytest.approx(expected, rel=1e-10, abs=1e-300)
+
+
+def test_adaptive_methods_under_a_constant_gradient_follow_the_closed_form(backend):
+    """E = c w (gradient c every step). Adam's bias correction makes m_hat = c and
+    v_hat = c^2 exactly, so each step is eta c / (|c| + eps); Adagrad's s_t = t c^2;
+    RMSProp's s_t = (1 - rho^t) c^2."""
+    c, eta, steps = -0.3, 0.01, 50
+    i = np.arange(1, steps + 1)
+    cases = [
+        (lambda p: bp.Adam(p, lr=eta), steps * eta * c / (abs(c) + 1e-8)),
+        (lambda p: bp.Adagrad(p, lr=eta), np.sum(eta * c / (np.sqrt(i) * abs(c) + 1e-10))),
+        (lambda p: bp.RMSProp(p, lr=eta), np.sum(eta * c / (np.sqrt(1 - 0.9 ** i) * abs(c) + 1e-7))),
+    ]
+    for factory, total_step in cases:
+        w, _ = _run(factory, np.array([1.0]), [np.array([c])] * steps)
+        assert w[0] == pytest.approx(1.0 - total_step, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"])
+def test_every_optimizer_finds_the_minimum_of_a_quadratic(name, backend):
+    """E = 1/2 sum_i a_i (w_i - w*_i)^2 has its minimum at w*."""
+    a = np.array([1.0, 4.0, 0.5])
+    target = np.array([1.0, -2.0, 0.5])
+    w = np.zeros(3)
+    lr = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 0.01, "adagrad": 0.5,
+          "adam": 0.05}[name]
+    opt = bp.get_optimizer(name, [w], lr=lr)
+    for _ in range(2000):
+        opt.step([a * (w - target)])
+    np.testing.assert_allclose(w, target, atol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_stays_float32(dtype, backend):
+    w = np.ones((2, 3), dtype)
+    opt = bp.Adam([w])
+    opt.step([np.full((2, 3), 0.5, dtype)])
+    assert w.dtype == dtype and opt.state["m"][0].dtype == dtype
+    np.testing.assert_allclose(w, 1 - 0.001, rtol=1e-6)
+
+
+def test_state_round_trip_continues_identically(backend):
+    w1 = W0.copy()
+    opt1 = bp.Adam([w1])
+    for g in GRADS[:2]:
+        opt1.step([g])
+    w2 = w1.copy()
+    opt2 = bp.Adam([w2])
+    opt2.load_state_arrays(opt1.state_arrays())
+    for g in GRADS[2:]:
+        opt1.step([g])
+        opt2.step([g])
+    np.testing.assert_array_equal(w1, w2)
+    with pytest.raises(ValueError, match="m.0 has shape"):
+        bp.Adam([np.zeros(5)]).load_state_arrays(opt1.state_arrays())
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="learning rate must be a positive"):
+        bp.SGD([np.zeros(2)], lr=-1)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        bp.SGD([np.zeros(2)], momentum=1.5)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'.*adam"):
+        bp.get_optimizer("lbfgs", [np.zeros(2)])
+    with pytest.raises(ValueError, match="float32 or float64"):
+        bp.Adam([np.zeros(2, int)])
+    opt = bp.Adam([np.zeros(2)])
+    with pytest.raises(ValueError, match="1 gradients for 1|gradient 0 has shape"):
+        opt.step([np.zeros(3)])
+    with pytest.raises(ValueError, match="2 gradients for 1 parameters"):
+        opt.step([np.zeros(2), np.zeros(2)])
