@@ -22,4 +22,12 @@ from .model import Sequential  # noqa: E402,F401
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSProp, get_optimizer  # noqa: E402,F401
 from .gradcheck import GradcheckReport, gradcheck  # noqa: E402,F401
 # --- data (issue 3) ---
+from . import data  # noqa: E402,F401
 # --- tape, functions (issue 4) ---
+from . import functions, nn  # noqa: E402,F401
+from .autodiff import (GradientTape, Tensor, Variable, cast, concat, constant,  # noqa: E402,F401
+                       convert_to_tensor, exp, float32, float64, linspace, log, matmul,
+                       maximum, minimum, norm, one_hot, ones, ones_like, random, reduce_max,
+                       reduce_mean, reduce_sum, reshape, sqrt, square, stack, stop_gradient,
+                       transpose, where, zeros, zeros_like)
+from .functions import HIMMELBLAU_MINIMA, himmelblau  # noqa: E402,F401

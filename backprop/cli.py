@@ -20,18 +20,365 @@ class UsageError(Exception):
 
 # --- data (backprop data, backprop data fetch) ---
 
+def _add_data(sub):
+    p = sub.add_parser(
+        "data", help="show where Fashion-MNIST is and whether it verifies; fetch it",
+        description="Without a subcommand: print where each Fashion-MNIST file was "
+                    "found and whether its SHA-256 matches (exit status 1 if one does "
+                    "not, 2 if the data is not found).")
+    p.add_argument("--root", metavar="DIR", help="a folder to look in first")
+    p.set_defaults(run=_run_data)
+    data_sub = p.add_subparsers(dest="data_command", metavar="{fetch}")
+    f = data_sub.add_parser(
+        "fetch", help="download the four files into the user cache folder",
+        description="Download the four .gz files, verify each, and store them "
+                    "(atomically) in the user cache folder or --dest.")
+    f.add_argument("--url", metavar="BASE", default=None,
+                   help="base URL holding the .gz files (default: the official one)")
+    f.add_argument("--dest", metavar="DIR", default=None,
+                   help="target folder (default: $XDG_CACHE_HOME/backprop/fashion-mnist "
+                        "or ~/.cache/backprop/fashion-mnist)")
+    f.add_argument("--quiet", action="store_true", help="no progress bars")
+    f.set_defaults(run=_run_data_fetch)
+
+
+def _run_data(args):
+    from .data import fashion_mnist as fm
+
+    paths = fm.locate(args.root)  # FileNotFoundError (exit 2) with where it looked
+    print(f"Fashion-MNIST in {paths['train-images'].parent}")
+    failed = 0
+    for key, path in paths.items():
+        try:
+            array = fm.read_verified(path, key)
+            status = f"{'x'.join(map(str, array.shape))} {array.dtype}, SHA-256 ok"
+        except ValueError as error:
+            failed += 1
+            status = f"FAILED: {error}"
+        print(f"  {key:<13} {path.name:<27} {status}")
+    print(f"{failed} of {len(paths)} files failed verification" if failed
+          else f"all {len(paths)} files verified")
+    return 1 if failed else 0
+
+
+def _run_data_fetch(args):
+    from .data import fashion_mnist as fm
+
+    dest = fm.fetch(args.dest, base_url=args.url or fm.DEFAULT_URL,
+                    progress=not args.quiet)
+    print(f"Fashion-MNIST verified and stored in {dest}")
+    return 0
+
+
 # --- himmelblau, plot activations ---
 
+def _check_output_file(path):
+    """Fail before any work if the folder of an output file does not exist."""
+    from pathlib import Path
+
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+
+
+def _add_himmelblau(sub):
+    p = sub.add_parser(
+        "himmelblau", help="gradient descent on Himmelblau's function, gradients from the tape",
+        description="Gradient descent x <- x - lr * df/dx on Himmelblau's function "
+                    "f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2, the gradient taken by "
+                    "the tape as in the tutorial. Prints 'step N: x = [...], f(x) = ...' "
+                    "every --log-every steps and which of the four minima it reached.")
+    p.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"), default=None,
+                   help="the starting point (default: -4 0)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
+    p.add_argument("--steps", type=int, default=200, help="number of updates (default: 200)")
+    p.add_argument("--log-every", type=int, default=20, metavar="N",
+                   help="print a log line every N steps (default: 20)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="draw the 3-D surface with the path and a contour view with the four "
+                        "minima to FILE (PNG)")
+    p.add_argument("--all", action="store_true",
+                   help="run from four starts, one per minimum, and say which minimum each "
+                        "reaches")
+    p.set_defaults(run=_run_himmelblau)
+
+
+def _short_floats(values):
+    """Floats rounded to 7 significant digits, so a log line shows e.g. -3.77931."""
+    return [float(f"{v:.7g}") for v in values]
+
+
+def _minimum_report(point, steps):
+    from .functions import HIMMELBLAU_MINIMA, nearest_minimum
+
+    index, distance = nearest_minimum(point)
+    mx, my = HIMMELBLAU_MINIMA[index]
+    if distance < 1e-4:
+        return index, f"at minimum {index + 1} of 4 ({mx:.6f}, {my:.6f})"
+    return None, (f"not at a minimum after {steps} steps (nearest: ({mx:.6f}, {my:.6f}), "
+                  f"distance {distance:.3g})")
+
+
+def _run_himmelblau(args):
+    import math
+
+    from . import functions
+
+    if args.start is not None and not all(math.isfinite(v) for v in args.start):
+        raise UsageError(f"--start must be two finite numbers, got {args.start[0]} "
+                         f"{args.start[1]}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    if args.log_every < 1:
+        raise UsageError(f"--log-every must be at least 1, got {args.log_every}")
+    if args.all and args.start is not None:
+        raise UsageError("--all runs from four fixed starts; drop --start")
+    if args.plot:
+        _check_output_file(args.plot)
+
+    trajectories = []
+    if args.all:
+        found = set()
+        for start in functions.HIMMELBLAU_STARTS:
+            try:
+                path, values = functions.gradient_descent(start, args.lr, args.steps)
+            except functions.DivergenceError as error:
+                raise UsageError(f"from start {list(start)}: {error}") from error
+            index, report = _minimum_report(path[-1], args.steps)
+            found.add(index)
+            trajectories.append(path)
+            print(f"start {list(start)}: x = {_short_floats(path[-1])}, "
+                  f"f(x) = {float(f'{values[-1]:.7g}')} -> {report}")
+        print(f"found {len(found - {None})} of 4 minima")
+    else:
+        start = args.start or (-4.0, 0.0)
+
+        def log(step, x, fx):
+            if step % args.log_every == 0 or step == args.steps:
+                print("step {}: x = {}, f(x) = {}".format(step, _short_floats(x),
+                                                         float(f"{fx:.7g}")))
+
+        path, values = functions.gradient_descent(start, args.lr, args.steps, callback=log)
+        trajectories.append(path)
+        print(f"end: x = {_short_floats(path[-1])}, "
+              f"{_minimum_report(path[-1], args.steps)[1]}")
+    if args.plot:
+        from . import plots
+
+        print(f"wrote {plots.plot_himmelblau(args.plot, trajectories)}")
+    return 0
+
+
+def _add_plot(sub):
+    p = sub.add_parser("plot", help="draw a figure of the tutorial to a PNG file",
+                       description="Draw one of the tutorial's figures to a PNG file.")
+    figures = p.add_subparsers(dest="figure", metavar="FIGURE")
+    figures.required = True
+    a = figures.add_parser(
+        "activations", help="sigmoid, tanh, relu, leaky relu (0.2) and their derivatives",
+        description="Each activation with its hand-written derivative and the tape's "
+                    "df/dx drawn over it.")
+    a.add_argument("file", nargs="?", default="activations.png", metavar="FILE",
+                   help="output PNG (default: activations.png)")
+    a.set_defaults(run=_run_plot_activations)
+
+
+def _run_plot_activations(args):
+    from . import plots
+
+    _check_output_file(args.file)
+    print(f"wrote {plots.plot_activations(args.file)}")
+    return 0
+
+
 # --- train, evaluate, gradcheck ---
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    return 0 if text.strip() == "0" else _positive_int(text)
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes like 256,128,64,32, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _add_train(sub):
+    p = sub.add_parser(
+        "train", help="train the tutorial's MLP on Fashion-MNIST",
+        description="Train an MLP on Fashion-MNIST. With no options: the tutorial's reference "
+                    "run, 784-256-128-64-32-10 ReLU, softmax cross-entropy, Adam 1e-3, batch "
+                    "100, 30 epochs, seed 0. Writes history.json, checkpoint.npz, model.npz "
+                    "and figures to the run folder. Ctrl-C saves a checkpoint; --resume "
+                    "continues it.")
+    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=_positive_int, default=100, help="batch size (default 100)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default 0.001)")
+    p.add_argument("--optimizer", default="adam",
+                   choices=["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"],
+                   help="optimizer (default adam)")
+    p.add_argument("--hidden", type=_sizes, default=(256, 128, 64, 32), metavar="N,N,...",
+                   help="hidden layer sizes (default 256,128,64,32)")
+    p.add_argument("--activation", default="relu",
+                   choices=["relu", "leaky_relu", "sigmoid", "tanh"],
+                   help="hidden activation (default relu)")
+    p.add_argument("--loss", default="ce", choices=["ce", "mse"],
+                   help="ce: softmax cross-entropy on logits; mse: softmax outputs with "
+                        "1/2 sum (O - t)^2 (default ce)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files "
+                   "(default: $BACKPROP_DATA, the user cache, /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
+                   help="run folder (default runs/default)")
+    p.add_argument("--eval-every", type=_non_negative_int, default=0, metavar="STEPS",
+                   help="also evaluate the test set every STEPS steps (the tutorial: 500)")
+    p.add_argument("--backend", choices=["numba", "numpy"],
+                   help="kernel backend (default: $BACKPROP_BACKEND or numba)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true",
+                   help="start over even if --out already holds a run")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args):
+    if args.backend:
+        from . import kernels
+        kernels.set_backend(args.backend)
+    from . import train
+    from .data import load_fashion_mnist
+    config = train.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               optimizer=args.optimizer, hidden=args.hidden,
+                               activation=args.activation, loss=args.loss, seed=args.seed,
+                               eval_every=args.eval_every)
+    if (not args.resume and not args.force
+            and os.path.exists(os.path.join(args.out, train.CHECKPOINT))):
+        raise UsageError(f"{args.out} already holds a run; pass --resume to continue it, "
+                         f"--force to start over, or --out to choose another folder")
+    if args.data and not os.path.isdir(args.data):
+        raise UsageError(f"--data {args.data}: no such folder")
+    train.prepare_out_dir(args.out)
+    data = load_fashion_mnist(args.data)
+    say = (lambda *a: None) if args.quiet else print
+    say(f"training {'-'.join(map(str, config.sizes()))} {config.activation}, loss {config.loss}, "
+        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epochs, "
+        f"seed {config.seed}, backend {__import__('backprop').backend_name()}")
+    try:
+        model, history = train.fit(config, data, out_dir=args.out, resume=args.resume,
+                                   quiet=args.quiet)
+    except train.Interrupted as stop:
+        print(f"backprop: {stop}", file=sys.stderr)
+        return 128 + stop.signum
+    except train.TrainingError as error:
+        print(f"backprop: error: {error}", file=sys.stderr)
+        return 3
+    figures = []
+    if not args.no_plots and history["epochs"]:
+        from . import plots
+        figures = plots.training_figures(args.out, history, model, data)
+    epochs = history["epochs"]
+    if epochs:
+        say(f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
+            f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, "
+            f"{len(epochs)} epochs in {history['train_seconds']:.1f} s of training")
+    written = ["history.json", "checkpoint.npz", "model.npz"] + [os.path.basename(f) for f in figures]
+    say(f"run folder {args.out}: {', '.join(written)}")
+    return 0
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser(
+        "evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
+        description="Evaluate a run folder's model.npz (or its checkpoint.npz) on the "
+                    "Fashion-MNIST test set.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by backprop train")
+    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args):
+    if args.backend:
+        from . import kernels
+        kernels.set_backend(args.backend)
+    from . import train
+    from .data import CLASS_NAMES, load_fashion_mnist
+    from .losses import SoftmaxCrossEntropy
+    from .model import Sequential, load_npz
+    model_path = os.path.join(args.run_dir, train.MODEL)
+    checkpoint_path = os.path.join(args.run_dir, train.CHECKPOINT)
+    if os.path.exists(model_path):
+        model = Sequential.load(model_path)
+    elif os.path.exists(checkpoint_path):
+        arrays = load_npz(checkpoint_path)
+        model = Sequential.from_arrays({k[6:]: v for k, v in arrays.items()
+                                        if k.startswith("model.")}, checkpoint_path)
+    else:
+        raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
+                         f"train first with: backprop train --out {args.run_dir}")
+    if args.data and not os.path.isdir(args.data):
+        raise UsageError(f"--data {args.data}: no such folder")
+    _, (x_test, y_test) = load_fashion_mnist(args.data)
+    if model.n_in != x_test[0].size or model.n_out != len(CLASS_NAMES):
+        raise UsageError(f"the model maps {model.n_in} inputs to {model.n_out} outputs; "
+                         f"Fashion-MNIST needs {x_test[0].size} to {len(CLASS_NAMES)}")
+    # a softmax output layer is turned back into scores for the loss: report accuracy only
+    result = train.evaluate(model, SoftmaxCrossEntropy(), x_test, y_test)
+    C = train.confusion_matrix(y_test, result["predictions"], len(CLASS_NAMES))
+    print(f"test accuracy {result['accuracy']:.4f} ({int(C.trace())} of {C.sum()})")
+    print("\nper-class accuracy:")
+    for k, name in enumerate(CLASS_NAMES):
+        print(f"  {k}  {name:<12} {C[k, k] / max(C[k].sum(), 1):.4f}")
+    print("\nconfusion matrix (rows: true class, columns: predicted):")
+    print("      " + "".join(f"{k:>6}" for k in range(len(CLASS_NAMES))))
+    for k in range(len(CLASS_NAMES)):
+        print(f"  {k:>2}  " + "".join(f"{v:>6}" for v in C[k]))
+    return 0
+
 
 
 # ---------------------------------------------------------------------------------- driver
 
-_SUBCOMMANDS = []  # filled with the _add_* functions above, in help order
+_SUBCOMMANDS = [_add_train, _add_evaluate, _add_data, _add_himmelblau, _add_plot, ]  # filled with the _add_* functions above, in help order
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: what is wrong and where to read more."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backprop",
         description="A hand-written backpropagation engine for multilayer perceptrons.")
     from . import __version__

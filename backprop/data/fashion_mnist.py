@@ -1,0 +1,313 @@
+"""Fashion-MNIST: where the four files are, whether they are the real ones, how to get them.
+
+The data set is four idx files, each found raw or gzip-compressed::
+
+    train-images-idx3-ubyte   60000 x 28 x 28 uint8     train-labels-idx1-ubyte   60000 uint8
+    t10k-images-idx3-ubyte    10000 x 28 x 28 uint8     t10k-labels-idx1-ubyte    10000 uint8
+
+``locate`` looks in these folders, in order, and takes the first that holds all four:
+
+1. the folder passed as ``root``;
+2. ``$BACKPROP_DATA`` (the folder holding the files);
+3. the user cache, ``$XDG_CACHE_HOME/backprop/fashion-mnist`` or
+   ``~/.cache/backprop/fashion-mnist`` (where ``fetch`` downloads to);
+4. ``/usr/share/datasets/fashion-mnist``, installed by the Debian package
+   ``dataset-fashion-mnist``.
+
+Every file is checked against the SHA-256 of its *decompressed* bytes (the Debian files
+are recompressed, so hashes of the .gz files would differ), computed while the file is
+parsed, so each file is read and decompressed once. Digit MNIST has the same file names
+and shapes; the checksum is what tells the two apart.
+"""
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from ..progress import Progress
+from .idx import read_idx
+
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+# key -> file name without .gz
+FILES = {
+    "train-images": "train-images-idx3-ubyte",
+    "train-labels": "train-labels-idx1-ubyte",
+    "t10k-images": "t10k-images-idx3-ubyte",
+    "t10k-labels": "t10k-labels-idx1-ubyte",
+}
+
+# key -> SHA-256 of the decompressed file
+SHA256 = {
+    "train-images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
+# The download address listed in the zalandoresearch/fashion-mnist README. It is an S3
+# *website* endpoint, which serves plain HTTP only; the SHA-256 check is what makes the
+# download trustworthy.
+DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+# Where the Debian package dataset-fashion-mnist installs the files (tests replace it).
+SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+
+_GET_IT = ("install it with `sudo apt-get install dataset-fashion-mnist` or download it "
+           "with `backprop data fetch`")
+
+
+def cache_dir():
+    """The user cache folder of the data set (``fetch`` downloads there).
+
+    ``$XDG_CACHE_HOME/backprop/fashion-mnist`` if XDG_CACHE_HOME is set to an absolute
+    path (the XDG spec says to ignore a relative one), else
+    ``~/.cache/backprop/fashion-mnist``.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "backprop" / "fashion-mnist"
+
+
+def search_path(root=None):
+    """The folders ``locate`` looks in, in order, as (description, folder or None) pairs.
+
+    The folder is None where there is nothing to look at (no ``root`` given,
+    BACKPROP_DATA not set); those entries are kept so messages can say so.
+    """
+    env = os.environ.get("BACKPROP_DATA")
+    return [
+        ("root argument", Path(root) if root is not None else None),
+        ("$BACKPROP_DATA", Path(env) if env else None),
+        ("user cache", cache_dir()),
+        ("Debian package dataset-fashion-mnist", Path(SYSTEM_DIR)),
+    ]
+
+
+def _find_in(folder):
+    """{key: path} of the files present in ``folder`` (raw preferred over .gz)."""
+    found = {}
+    for key, name in FILES.items():
+        for candidate in (folder / name, folder / (name + ".gz")):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+    return found
+
+
+def locate(root=None):
+    """Find the four Fashion-MNIST files.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        A folder to look in first (see the module docstring for the search order).
+
+    Returns
+    -------
+    dict
+        ``{"train-images": Path, "train-labels": Path, "t10k-images": Path,
+        "t10k-labels": Path}``, all in the first folder that holds all four files.
+
+    Raises
+    ------
+    FileNotFoundError
+        No folder holds all four; the one-line message lists every place looked at
+        (and what a partly filled folder lacks) and how to get the data.
+    """
+    looked = []
+    for description, folder in search_path(root):
+        if folder is None:
+            looked.append(f"{description} (not set)")
+            continue
+        found = _find_in(folder)
+        if len(found) == len(FILES):
+            return found
+        if found:
+            missing = ", ".join(FILES[key] for key in FILES if key not in found)
+            looked.append(f"{folder} ({description}; lacks {missing})")
+        else:
+            looked.append(f"{folder} ({description})")
+    raise FileNotFoundError(
+        "Fashion-MNIST not found; looked in: " + "; ".join(looked) + f"; {_GET_IT}")
+
+
+def read_verified(path, key, checksums=None):
+    """Read one data file and check it is the official one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (raw or gzip).
+    key : str
+        Which file it should be: "train-images", "train-labels", "t10k-images" or
+        "t10k-labels".
+    checksums : dict, optional
+        key -> SHA-256 hex digest of the decompressed file; ``SHA256`` by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array, as ``read_idx`` returns it.
+
+    Raises
+    ------
+    ValueError
+        The file is damaged (see ``read_idx``) or its checksum is not the expected one.
+    """
+    hasher = hashlib.sha256()
+    array = read_idx(path, hasher=hasher)
+    expected = (checksums or SHA256)[key]
+    got = hasher.hexdigest()
+    if got != expected:
+        raise ValueError(
+            f"{path}: not the official Fashion-MNIST {FILES[key]} (digit MNIST, another "
+            f"data set, or a damaged copy): SHA-256 of the decompressed data is expected "
+            f"{expected}, got {got}")
+    return array
+
+
+def _check_pair(images, labels, split, paths):
+    """The shapes and dtypes load_fashion_mnist promises, with a message if not."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{paths[split + '-images']}: expected uint8 images of shape "
+                         f"(N, 28, 28), got {images.dtype} {images.shape}")
+    if labels.dtype != np.uint8 or labels.shape != (len(images),):
+        raise ValueError(f"{paths[split + '-labels']}: expected {len(images)} uint8 "
+                         f"labels (one per image), got {labels.dtype} {labels.shape}")
+    if labels.size and labels.max() >= len(CLASS_NAMES):
+        raise ValueError(f"{paths[split + '-labels']}: labels must be 0..9, found "
+                         f"{labels.max()}")
+
+
+def load_fashion_mnist(root=None, verify=True):
+    """Load Fashion-MNIST as uint8 arrays.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        A folder to look in first (see ``locate`` for the search order).
+    verify : bool
+        Check each file's SHA-256 (computed while reading, at no extra pass). Turn it
+        off only for synthetic test data.
+
+    Returns
+    -------
+    ((x_train, y_train), (x_test, y_test))
+        Images uint8 (60000, 28, 28) and (10000, 28, 28), labels uint8 (N,) in 0..9
+        (see ``CLASS_NAMES``). Scale with ``scale_images`` or batch with ``Batches``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The files are nowhere to be found (the message says where it looked).
+    ValueError
+        A file is damaged or not the official Fashion-MNIST.
+    """
+    paths = locate(root)
+    arrays = {key: read_verified(path, key) if verify else read_idx(path)
+              for key, path in paths.items()}
+    for split in ("train", "t10k"):
+        _check_pair(arrays[split + "-images"], arrays[split + "-labels"], split, paths)
+    return ((arrays["train-images"], arrays["train-labels"]),
+            (arrays["t10k-images"], arrays["t10k-labels"]))
+
+
+def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeout=60):
+    """Download the four .gz files, verify them, and store them in ``dest``.
+
+    Each file goes to a temporary file in ``dest``, is checked (complete, valid idx,
+    right SHA-256), and only then renamed to its final name (``os.replace``, atomic), so
+    a failed or interrupted download never leaves a data file behind; the temporary
+    file is removed. Files already present and valid are not downloaded again.
+
+    Parameters
+    ----------
+    dest : str or os.PathLike, optional
+        Target folder, created if needed; the user cache (``cache_dir()``) by default.
+    base_url : str
+        Folder URL holding ``train-images-idx3-ubyte.gz`` and the others.
+    progress : bool
+        Show a progress bar per file on stderr.
+    checksums : dict, optional
+        key -> SHA-256 of the decompressed file; ``SHA256`` by default.
+    timeout : float
+        Seconds to wait for the server before giving up.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``, ready for ``load_fashion_mnist(root=dest)``.
+
+    Raises
+    ------
+    OSError
+        The server cannot be reached, answers with an HTTP error, or ``dest`` is not
+        writable.
+    ValueError
+        A downloaded file is incomplete, damaged or has the wrong checksum.
+    """
+    dest = Path(dest) if dest is not None else cache_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    for key, name in FILES.items():
+        target = dest / (name + ".gz")
+        if target.is_file():
+            try:
+                read_verified(target, key, checksums)
+                continue  # already there and valid
+            except ValueError:
+                pass  # damaged: download it again
+        url = base_url.rstrip("/") + "/" + name + ".gz"
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.gz.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _download(url, out, progress, timeout)
+            try:
+                read_verified(tmp, key, checksums)
+            except ValueError as error:
+                raise ValueError(f"download of {url} is unusable (removed): {error}") from None
+            os.chmod(tmp, 0o644)  # mkstemp made it private; data files are readable
+            os.replace(tmp, target)  # atomic: the data file appears complete or not at all
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return dest
+
+
+def _download(url, out, progress, timeout):
+    """Stream ``url`` into the open file ``out``, checking the length the server sent."""
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        raise OSError(f"download of {url} failed: HTTP {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        raise OSError(f"cannot download {url}: {error.reason}; check the network or pass "
+                      f"another --url (or install the data with `sudo apt-get install "
+                      f"dataset-fashion-mnist`)") from None
+    except (OSError, http.client.HTTPException) as error:  # e.g. closed without answer
+        raise OSError(f"download of {url} failed: {error or type(error).__name__}") from None
+    with response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        name = url.rsplit("/", 1)[-1]
+        received = 0
+        with Progress(total, desc=name, unit="B", disable=not progress) as bar:
+            while True:
+                try:
+                    chunk = response.read(1 << 16)
+                except (OSError, http.client.HTTPException) as error:  # reset, timeout
+                    raise OSError(f"download of {url} broke off after {received} "
+                                  f"bytes: {error}") from None
+                if not chunk:
+                    break
+                out.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+    if total is not None and received != total:
+        raise OSError(f"download of {url} is incomplete: got {received} of {total} bytes")

@@ -1,0 +1,163 @@
+"""``bp.nn``: activations and losses as tape ops, named and defined as in TensorFlow.
+
+This module owns the tape's versions of the tutorial's ``tf.nn`` / ``tf.losses`` calls
+(``tf.sigmoid``, ``tf.nn.softmax``, ``tf.losses.MSE``, ``tf.losses.categorical_crossentropy``).
+They are what the hand-written engine (``activations.py``, ``losses.py``) is checked
+against, so they follow TensorFlow's conventions, not the derivation's:
+
+- ``relu``'s gradient at exactly 0 is 0 (TensorFlow and PyTorch); the hand-written engine
+  uses the derivation's relu'(0) = 1. Away from 0 they agree.
+- ``mse`` is TensorFlow's mean over the last axis, not the derivation's 1/2 sum.
+- ``categorical_crossentropy`` is Keras's: per sample over the last axis; probabilities
+  are rescaled to sum to 1 and clipped to [1e-7, 1 - 1e-7] unless ``from_logits``.
+
+Each activation is one recorded op whose VJP is written in terms of its output O
+(g = dE/dO upstream), so nested tapes differentiate it again.
+"""
+import numpy as np
+
+from .autodiff import (
+    _as_tensor, _op, absolute, add, cast, clip_by_value, divide, exp, log, log1p, maximum,
+    multiply, negative, one_hot, reduce_mean, reduce_sum, square, subtract,
+)
+
+__all__ = [
+    "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax", "mse", "MSE",
+    "mean_squared_error", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "binary_crossentropy", "softmax_cross_entropy_with_logits", "EPSILON",
+]
+
+EPSILON = 1e-7
+"""Keras's fuzz factor: probabilities are clipped to [EPSILON, 1 - EPSILON] before log."""
+
+
+# ---------------------------------------------------------------------------- activations
+
+def sigmoid(x):
+    """O = 1 / (1 + e^-x). VJP: g O (1 - O).
+
+    Computed without overflow for large |x|: e^-|x| is at most 1.
+    """
+    x = _as_tensor(x)
+    e = np.exp(-np.abs(x._value))
+    value = np.where(x._value >= 0, 1 / (1 + e), e / (1 + e))   # 1/(1+e^-x) = e^x/(1+e^x)
+    out = _op(value.astype(x.dtype), (x,),
+              (lambda g: multiply(g, multiply(out, subtract(1, out))),))   # g O (1 - O)
+    return out
+
+
+def tanh(x):
+    """O = tanh(x). VJP: g (1 - O^2)."""
+    x = _as_tensor(x)
+    out = _op(np.tanh(x._value), (x,),
+              (lambda g: multiply(g, subtract(1, multiply(out, out))),))   # g (1 - O^2)
+    return out
+
+
+def relu(x):
+    """O = max(x, 0). VJP: g where x > 0, else 0.
+
+    At x = 0 exactly the gradient is 0, as in TensorFlow and PyTorch. The hand-written
+    engine uses the derivation's convention relu'(0) = 1 instead.
+    """
+    x = _as_tensor(x)
+    slope = (x._value > 0).astype(x.dtype)                 # relu'(x) = 1 if x > 0 else 0
+    return _op(np.maximum(x._value, 0), (x,), (lambda g: multiply(g, slope),))
+
+
+def leaky_relu(x, alpha=0.2):
+    """O = x if x > 0 else alpha x. VJP: g times 1 or alpha (alpha at x = 0, as in TF)."""
+    x = _as_tensor(x)
+    slope = np.where(x._value > 0, 1, alpha).astype(x.dtype)
+    return _op(x._value * slope, (x,), (lambda g: multiply(g, slope),))
+
+
+def softmax(logits, axis=-1):
+    """p_i = e^(a_i) / sum_j e^(a_j) along ``axis``.
+
+    Jacobian dp_i/da_j = p_i (delta_ij - p_j), so the VJP is p * (g - sum_j g_j p_j).
+    The max is subtracted first so exp cannot overflow (softmax is shift-invariant).
+    """
+    a = _as_tensor(logits)
+    e = np.exp(a._value - np.max(a._value, axis=axis, keepdims=True))
+    out = _op(e / np.sum(e, axis=axis, keepdims=True), (a,),
+              (lambda g: multiply(out, subtract(g, reduce_sum(multiply(g, out), axis,
+                                                              keepdims=True))),))
+    return out
+
+
+def log_softmax(logits, axis=-1):
+    """log p_i = a_i - log sum_j e^(a_j), computed stably. VJP: g - p * sum_j g_j."""
+    a = _as_tensor(logits)
+    shifted = a._value - np.max(a._value, axis=axis, keepdims=True)
+    value = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    out = _op(value, (a,),
+              (lambda g: subtract(g, multiply(exp(out), reduce_sum(g, axis, keepdims=True))),))
+    return out
+
+
+# --------------------------------------------------------------------------------- losses
+
+def mse(y_true, y_pred):
+    """TensorFlow's mean squared error: mean over the last axis of (y_pred - y_true)^2.
+
+    Shape: y_pred.shape[:-1] (one value per sample). ``y_true`` is cast to y_pred's dtype.
+    (The derivation's E = 1/2 sum_k (O_k - t_k)^2 lives in the engine's losses.)
+    """
+    y_pred = _as_tensor(y_pred)
+    y_true = cast(y_true, y_pred.dtype)
+    return reduce_mean(square(subtract(y_pred, y_true)), axis=-1)
+
+
+MSE = mean_squared_error = mse
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+    """Keras's cross-entropy per sample: E = -sum_k t_k log p_k over ``axis``.
+
+    Parameters
+    ----------
+    y_true : one-hot (or soft) targets t
+    y_pred : probabilities p, or logits a when ``from_logits``
+    from_logits : bool
+        True: log p = log_softmax(a), stable for any logits. False: p is rescaled to sum
+        to 1 and clipped to [1e-7, 1 - 1e-7] (Keras), so log never sees 0.
+    """
+    y_pred = _as_tensor(y_pred)
+    y_true = cast(y_true, y_pred.dtype)
+    if from_logits:
+        return negative(reduce_sum(multiply(y_true, log_softmax(y_pred, axis)), axis))
+    p = divide(y_pred, reduce_sum(y_pred, axis, keepdims=True))
+    p = clip_by_value(p, EPSILON, 1 - EPSILON)
+    return negative(reduce_sum(multiply(y_true, log(p)), axis))     # -sum_k t_k log p_k
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
+    """``categorical_crossentropy`` with integer class labels instead of one-hot rows."""
+    y_pred = _as_tensor(y_pred)
+    return categorical_crossentropy(one_hot(y_true, y_pred.shape[axis], dtype=y_pred.dtype),
+                                    y_pred, from_logits=from_logits, axis=axis)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+    """``tf.nn.softmax_cross_entropy_with_logits``: -sum_k t_k log softmax(a)_k."""
+    return categorical_crossentropy(labels, logits, from_logits=True, axis=axis)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False):
+    """Keras's binary cross-entropy, mean over the last axis.
+
+    Probabilities: -(t log p + (1 - t) log(1 - p)) with p clipped to [1e-7, 1 - 1e-7].
+    Logits z: max(z, 0) - z t + log(1 + e^-|z|), the same value without overflow.
+    """
+    y_pred = _as_tensor(y_pred)
+    t = cast(y_true, y_pred.dtype)
+    if from_logits:
+        z = y_pred
+        per_entry = add(subtract(maximum(z, 0), multiply(z, t)),
+                        log1p(exp(negative(absolute(z)))))
+    else:
+        p = clip_by_value(y_pred, EPSILON, 1 - EPSILON)
+        per_entry = negative(add(multiply(t, log(p)),
+                                 multiply(subtract(1, t), log(subtract(1, p)))))
+    return reduce_mean(per_entry, axis=-1)

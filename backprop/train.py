@@ -1,0 +1,411 @@
+"""Training: the fit loop, evaluation, history, checkpoints and interruption.
+
+One training step is the whole derivation, in order:
+
+    O = model.forward(x)                  forward pass, each layer caching what it needs
+    E = loss.forward(O, y)                E and dE/dO (for softmax CE: (p - t) / B)
+    model.backward(loss.backward())       delta rule down the stack: delta, dW, db
+    optimizer.step(model.grads)           W <- update(W, dE/dW)
+
+``fit`` runs epochs of shuffled minibatches, evaluates the test set after each epoch (and
+every ``eval_every`` steps), prints one line per epoch, and keeps a run folder:
+
+    history.json      one record per epoch, the configuration and the library version
+    checkpoint.npz    weights, optimizer state, epoch, step and RNG state (after every
+                      epoch, and on Ctrl-C or SIGTERM), written atomically
+    model.npz         the final weights (``Sequential.load``)
+
+A checkpoint taken mid-epoch stores the generator state from the start of that epoch and
+the number of batches done, so ``resume`` replays the same order and skips what was done:
+the resumed run ends with the same weights as one that was never interrupted.
+"""
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import __version__, kernels
+from .data import Batches
+from .losses import MSE, SoftmaxCrossEntropy
+from .model import Sequential, load_npz, save_npz_atomic
+from .optim import OPTIMIZERS, get_optimizer
+from .progress import Progress
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "history.json"
+MODEL = "model.npz"
+CHECKPOINT_FORMAT = "backprop.checkpoint"
+CHECKPOINT_VERSION = 1
+EVAL_BATCH = 1000
+
+
+class TrainingError(RuntimeError):
+    """Training stopped: it diverged (NaN or Inf) or a checkpoint does not fit the run."""
+
+
+class Interrupted(Exception):
+    """Training stopped by SIGINT or SIGTERM after saving a checkpoint."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum = signum
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; the defaults are the tutorial's reference run."""
+
+    epochs: int = 30
+    batch_size: int = 100
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    hidden: tuple = (256, 128, 64, 32)
+    activation: str = "relu"
+    loss: str = "ce"
+    seed: int = 0
+    eval_every: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        self.hidden = tuple(int(h) for h in self.hidden)
+        checks = [
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
+            (all(h >= 1 for h in self.hidden), f"hidden sizes must be >= 1, got {self.hidden}"),
+            (self.optimizer in OPTIMIZERS,
+             f"unknown optimizer {self.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"),
+            (self.loss in ("ce", "mse"), f"unknown loss {self.loss!r}; expected ce or mse"),
+            (self.eval_every >= 0, f"eval-every must be >= 0 steps, got {self.eval_every}"),
+            (self.dtype in ("float32", "float64"), f"dtype must be float32 or float64, got {self.dtype}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def sizes(self, n_in=784, n_out=10):
+        return [n_in, *self.hidden, n_out]
+
+    def to_dict(self):
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def build(config, n_in=784, n_out=10):
+    """The model, loss and optimizer of ``config``.
+
+    ce: linear last layer (logits) with softmax cross-entropy; mse: a softmax last layer
+    with the derivation's MSE on one-hot targets.
+    """
+    output = None if config.loss == "ce" else "softmax"
+    model = Sequential.mlp(config.sizes(n_in, n_out), activation=config.activation,
+                           output_activation=output, rng=config.seed, dtype=config.dtype)
+    loss = SoftmaxCrossEntropy() if config.loss == "ce" else MSE("half_sum")
+    optimizer = get_optimizer(config.optimizer, model.params, lr=config.lr)
+    return model, loss, optimizer
+
+
+def train_step(model, loss, optimizer, x, y):
+    """One step of gradient descent on the batch (x, y); returns E before the update.
+
+    O = forward(x);  E = loss(O, y);  backward(dE/dO);  W <- optimizer(W, dE/dW).
+    Returns (E, O) without updating anything when E is not finite, so the caller can
+    stop with the weights of the last good step.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is returned
+        out = model.forward(x)
+        E = loss.forward(out, y)
+    if math.isfinite(E):
+        model.backward(loss.backward())
+        optimizer.step(model.grads)
+    return E, out
+
+
+def evaluate(model, loss, images, labels, batch_size=EVAL_BATCH):
+    """Mean loss, accuracy and predicted classes of ``model`` on uint8 images.
+
+    Uses the caching-free forward pass in batches, so it never disturbs training state.
+    """
+    batches = Batches(images, labels, batch_size, shuffle=False, dtype=model.dtype)
+    total, predictions, start = 0.0, np.empty(len(labels), np.int64), 0
+    for x, y in batches:
+        out = model.predict(x)
+        total += loss.forward(out, y) * len(y)
+        predictions[start:start + len(y)] = np.argmax(out, axis=1)
+        start += len(y)
+    accuracy = float(np.mean(predictions == np.asarray(labels)))
+    return {"loss": total / len(labels), "accuracy": accuracy, "predictions": predictions}
+
+
+def confusion_matrix(y_true, y_pred, n_classes=10):
+    """C[i, j] = number of samples of true class i predicted as class j."""
+    C = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(C, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return C
+
+
+@dataclass
+class _Position:
+    """Where a run is: completed epochs, batches done in the current one, global step,
+    and the running sums of the current epoch (so its train loss survives a resume)."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    rng_state: str = ""  # generator state at the start of the current epoch
+    history: dict = field(default_factory=dict)
+
+
+class _SignalFlag:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so a checkpoint is
+    always taken at a step boundary. A second signal stops at once."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def _where_nonfinite(model, x):
+    """Name the first place a NaN or an Inf appears: a parameter or gradient, else the
+    first layer whose output overflows for the batch x."""
+    bad = [f"{name}{i}" for i, layer in enumerate(model.layers, start=1)
+           for name, a in (("W", layer.W), ("b", layer.b), ("dW", layer.dW), ("db", layer.db))
+           if not np.all(np.isfinite(a))]
+    if bad:
+        return f"non-finite values in {', '.join(bad)}"
+    if not np.all(np.isfinite(x)):
+        return "the input batch holds NaN or Inf"
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, layer in enumerate(model.layers, start=1):
+            x = layer.predict(x)
+            if not np.all(np.isfinite(x)):
+                return (f"the output of layer {i} overflowed (largest |W{i}| = "
+                        f"{float(np.max(np.abs(layer.W))):.3g})")
+    return "the loss overflowed"
+
+
+def save_checkpoint(path, config, model, optimizer, position):
+    arrays = {"format": np.array(CHECKPOINT_FORMAT), "format_version": np.array(CHECKPOINT_VERSION),
+              "config": np.array(json.dumps(config.to_dict())),
+              "version": np.array(__version__),
+              "position": np.array(json.dumps({k: v for k, v in asdict(position).items()
+                                               if k != "history"}))}
+    arrays.update({f"model.{k}": v for k, v in model.state_arrays().items()})
+    arrays.update({f"optim.{k}": v for k, v in optimizer.state_arrays().items()})
+    save_npz_atomic(path, arrays)
+
+
+def load_checkpoint(path, config, model, optimizer):
+    """Restore model and optimizer from ``path``; the checkpoint must match ``config``."""
+    arrays = load_npz(path)
+    try:
+        fmt, version = str(arrays["format"]), int(arrays["format_version"])
+    except KeyError:
+        raise TrainingError(f"{path} is not a backprop checkpoint") from None
+    if fmt != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path} is not a backprop checkpoint (format {fmt!r})")
+    if version != CHECKPOINT_VERSION:
+        raise TrainingError(f"{path} has checkpoint format {version}; this backprop reads "
+                            f"{CHECKPOINT_VERSION}")
+    saved = TrainConfig.from_dict(json.loads(str(arrays["config"])))
+    differs = [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
+               for k in ("hidden", "activation", "loss", "optimizer", "batch_size", "lr",
+                         "seed", "dtype")
+               if getattr(saved, k) != getattr(config, k)]
+    if differs:
+        raise TrainingError(f"{path} was written by a different run: " + ", ".join(differs))
+    restored = Sequential.from_arrays(
+        {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}, str(path))
+    if restored.config() != model.config():
+        raise TrainingError(f"{path} holds a different architecture: {restored.config()}")
+    for p, q in zip(model.params, restored.params):
+        p[...] = q
+    try:
+        optimizer.load_state_arrays({k[len("optim."):]: v for k, v in arrays.items()
+                                     if k.startswith("optim.")})
+    except ValueError as error:
+        raise TrainingError(f"{path}: {error}") from None
+    return _Position(**json.loads(str(arrays["position"])))
+
+
+def _write_history(out_dir, history):
+    tmp = os.path.join(out_dir, f".tmp-{HISTORY}")
+    with open(tmp, "w") as f:
+        json.dump(history, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out_dir, HISTORY))
+
+
+def prepare_out_dir(out_dir):
+    """Create ``out_dir`` and check that files can be written there (a clear OSError if not)."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = os.path.join(out_dir, ".write-test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.unlink(probe)
+    except OSError as error:
+        raise OSError(f"cannot write to the output folder {out_dir}: "
+                      f"{error.strerror or error}") from None
+
+
+def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None):
+    """Train ``config`` on ``data`` = ((x_train, y_train), (x_test, y_test)) (uint8 images).
+
+    Parameters
+    ----------
+    out_dir : str, optional
+        Run folder for history.json, checkpoint.npz and model.npz (nothing written if None).
+    resume : bool
+        Continue from ``out_dir``'s checkpoint.
+    quiet : bool
+        No progress bars and no per-epoch lines.
+    log : callable
+        Where lines go (``print``).
+    on_epoch : callable, optional
+        Called as ``on_epoch(record, model)`` after each epoch.
+
+    Returns
+    -------
+    model : Sequential, the trained network
+    history : dict, the contents of history.json
+    """
+    (x_train, y_train), (x_test, y_test) = data
+    n_in = int(np.prod(x_train.shape[1:]))
+    n_out = int(max(y_train.max(), y_test.max())) + 1
+    model, loss, optimizer = build(config, n_in, n_out)
+    batches = Batches(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed,
+                      dtype=config.dtype, n_classes=n_out)
+    say = (lambda *a: None) if quiet else log
+    history = {"version": __version__, "backend": kernels.backend_name(),
+               "config": config.to_dict(), "epochs": [], "evaluations": []}
+    position = _Position(rng_state=batches.get_state())
+    checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
+    if out_dir:
+        prepare_out_dir(out_dir)
+    if resume:
+        if not out_dir or not os.path.exists(checkpoint_path):
+            raise FileNotFoundError(f"no checkpoint to resume from in {out_dir or '(no --out)'}; "
+                                    f"start the run without --resume")
+        position = load_checkpoint(checkpoint_path, config, model, optimizer)
+        history_path = os.path.join(out_dir, HISTORY)
+        if os.path.exists(history_path):
+            with open(history_path) as f:
+                old = json.load(f)
+            history["epochs"] = [r for r in old.get("epochs", []) if r["epoch"] <= position.epoch]
+            history["evaluations"] = [r for r in old.get("evaluations", [])
+                                      if r["step"] <= position.global_step]
+        say(f"resuming {out_dir} at epoch {position.epoch + 1}, step {position.step_in_epoch}"
+            f" of {len(batches)}")
+        if position.epoch >= config.epochs:
+            say(f"the run already has {position.epoch} of {config.epochs} epochs")
+
+    def checkpoint():
+        if checkpoint_path:
+            save_checkpoint(checkpoint_path, config, model, optimizer, position)
+
+    with _SignalFlag() as stop:
+        while position.epoch < config.epochs:
+            epoch = position.epoch + 1
+            batches.set_state(position.rng_state)
+            order = batches.order()
+            next_epoch_state = batches.get_state()
+            started = time.perf_counter()
+            with Progress(len(batches), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                          disable=quiet) as bar:
+                bar.update(position.step_in_epoch)
+                for x, y in batches.epoch(order, start=position.step_in_epoch):
+                    E, out = train_step(model, loss, optimizer, x, y)
+                    if not math.isfinite(E):
+                        raise TrainingError(_diverged_message(model, x, E, epoch, position,
+                                                              checkpoint_path))
+                    position.step_in_epoch += 1
+                    position.global_step += 1
+                    position.loss_sum += E * len(y)
+                    position.correct += int(np.count_nonzero(np.argmax(out, axis=1) == y))
+                    position.seen += len(y)
+                    bar.update(1, loss=position.loss_sum / position.seen)
+                    if config.eval_every and position.global_step % config.eval_every == 0:
+                        result = evaluate(model, loss, x_test, y_test)
+                        history["evaluations"].append(
+                            {"step": position.global_step, "epoch": epoch,
+                             "test_loss": result["loss"], "test_accuracy": result["accuracy"]})
+                        say(f"step {position.global_step}: test loss {result['loss']:.4f}, "
+                            f"test accuracy {result['accuracy']:.4f}")
+                    if stop.signum is not None:
+                        checkpoint()
+                        if out_dir:
+                            _write_history(out_dir, history)
+                        name = signal.Signals(stop.signum).name
+                        where = (f"checkpoint saved to {checkpoint_path}; resume with: backprop "
+                                 f"train --out {out_dir} --resume" if checkpoint_path
+                                 else "no --out folder, so nothing was saved")
+                        raise Interrupted(f"{name}: stopped at epoch {epoch}, step "
+                                          f"{position.step_in_epoch} of {len(batches)}; {where}",
+                                          stop.signum)
+            seconds = time.perf_counter() - started
+            result = evaluate(model, loss, x_test, y_test)
+            record = {"epoch": epoch, "train_loss": position.loss_sum / max(position.seen, 1),
+                      "train_accuracy": position.correct / max(position.seen, 1),
+                      "test_loss": result["loss"], "test_accuracy": result["accuracy"],
+                      "seconds": seconds, "steps": position.global_step}
+            history["epochs"].append(record)
+            position = _Position(epoch=epoch, global_step=position.global_step,
+                                 rng_state=next_epoch_state)
+            checkpoint()
+            if out_dir:
+                _write_history(out_dir, history)
+            say(f"epoch {epoch:>3}/{config.epochs}  train loss {record['train_loss']:.4f}  "
+                f"train acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f}  "
+                f"test acc {record['test_accuracy']:.4f}  {seconds:.2f}s")
+            if on_epoch is not None:
+                on_epoch(record, model)
+
+    if history["epochs"]:
+        accuracies = [r["test_accuracy"] for r in history["epochs"]]
+        best = int(np.argmax(accuracies))
+        history["best_test_accuracy"] = accuracies[best]
+        history["best_epoch"] = history["epochs"][best]["epoch"]
+        history["final_test_accuracy"] = accuracies[-1]
+        history["train_seconds"] = sum(r["seconds"] for r in history["epochs"])
+    if out_dir:
+        model.save(os.path.join(out_dir, MODEL))
+        _write_history(out_dir, history)
+    return model, history
+
+
+def _diverged_message(model, x, E, epoch, position, checkpoint_path):
+    where = _where_nonfinite(model, x)
+    kept = (f"; the last good checkpoint is {checkpoint_path}"
+            if checkpoint_path and os.path.exists(checkpoint_path) else "")
+    return (f"training diverged at epoch {epoch}, step {position.step_in_epoch + 1}: loss is {E} "
+            f"({where}); try a smaller learning rate{kept}")

@@ -1,0 +1,166 @@
+"""Training end to end: one real epoch, run folder contents, resume equality (between and
+within epochs), divergence, and the CLI's error handling."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import train
+from backprop.cli import main
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
+                                reason="apt-get install dataset-fashion-mnist")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    return bp.data.load_fashion_mnist(FASHION)
+
+
+@pytest.fixture(scope="module")
+def small(fashion):
+    """3000 training and 1000 test images: enough to exercise every path quickly."""
+    (x, y), (xt, yt) = fashion
+    return (x[:3000], y[:3000]), (xt[:1000], yt[:1000])
+
+
+@needs_data
+def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
+    config = train.TrainConfig(epochs=1)
+    model, history = train.fit(config, fashion, out_dir=str(tmp_path), quiet=True)
+    record = history["epochs"][0]
+    assert record["test_accuracy"] >= 0.82, record
+    assert record["train_accuracy"] > 0.75 and record["steps"] == 600
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["epochs"][0]["test_accuracy"] == record["test_accuracy"]
+    assert saved["config"]["hidden"] == [256, 128, 64, 32] and saved["version"] == bp.__version__
+    assert set(saved["epochs"][0]) >= {"epoch", "train_loss", "train_accuracy", "test_loss",
+                                       "test_accuracy", "seconds"}
+    loaded = bp.Sequential.load(tmp_path / "model.npz")
+    for p, q in zip(loaded.params, model.params):
+        np.testing.assert_array_equal(p, q)
+    # the test accuracy on record is the model's: recompute it independently
+    x_test = fashion[1][0].reshape(-1, 784).astype(np.float32) / 255
+    accuracy = np.mean(np.argmax(loaded.predict(x_test), axis=1) == fashion[1][1])
+    assert accuracy == pytest.approx(record["test_accuracy"], abs=1e-12)
+
+
+def _weights(model):
+    return [p.copy() for p in model.params]
+
+
+@needs_data
+def test_resume_between_epochs_gives_the_uninterrupted_weights(small, tmp_path):
+    config = train.TrainConfig(epochs=3, hidden=(32, 16))
+    straight, _ = train.fit(config, small, quiet=True)
+    train.fit(train.TrainConfig(epochs=1, hidden=(32, 16)), small, out_dir=str(tmp_path), quiet=True)
+    resumed, history = train.fit(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_data
+def test_sigint_mid_epoch_saves_a_checkpoint_and_resume_is_exact(small, tmp_path, monkeypatch):
+    config = train.TrainConfig(epochs=2, hidden=(32, 16), batch_size=50)
+    straight, straight_history = train.fit(config, small, quiet=True)
+
+    class SignalAtStep(train.Progress):
+        def update(self, n=1, **postfix):
+            super().update(n, **postfix)
+            if self.desc.startswith("epoch 2") and self.n == 17:
+                signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(train, "Progress", SignalAtStep)
+    with pytest.raises(train.Interrupted, match=r"SIGINT: stopped at epoch 2, step 17 of 60.*--resume"):
+        train.fit(config, small, out_dir=str(tmp_path), quiet=True)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    monkeypatch.undo()
+    resumed, history = train.fit(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    # the interrupted epoch's running train loss was carried over, so the record matches too
+    assert history["epochs"][1]["train_loss"] == straight_history["epochs"][1]["train_loss"]
+
+
+@needs_data
+def test_divergence_stops_with_epoch_step_and_layer(small, tmp_path):
+    """Momentum SGD with eta = 1e8 really diverges: the weights blow up within a few steps."""
+    config = train.TrainConfig(epochs=2, hidden=(32,), optimizer="momentum", lr=1e8)
+    with pytest.raises(train.TrainingError,
+                       match=r"diverged at epoch 1, step \d+: loss is (nan|inf) \((non-finite values "
+                             r"in|the output of layer \d overflowed)"):
+        train.fit(config, small, out_dir=str(tmp_path), quiet=True)
+    assert not (tmp_path / "checkpoint.npz").exists()  # nothing good to keep yet
+
+
+@needs_data
+def test_resume_refuses_a_checkpoint_of_another_run(small, tmp_path):
+    train.fit(train.TrainConfig(epochs=1, hidden=(16,)), small, out_dir=str(tmp_path), quiet=True)
+    with pytest.raises(train.TrainingError, match=r"different run: hidden \(16,\) \(now \(32,\)\)"):
+        train.fit(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(tmp_path),
+                  resume=True, quiet=True)
+
+
+def test_confusion_matrix_counts():
+    C = train.confusion_matrix([0, 1, 1, 2, 2, 2], [0, 1, 2, 2, 2, 0], 3)
+    assert C.tolist() == [[1, 0, 0], [0, 1, 1], [1, 0, 2]]
+
+
+def test_bad_configs_are_value_errors():
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train.TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        train.TrainConfig(optimizer="lbfgs")
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+def _one_line_error(capsys, argv, code=2, match=None):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    if match:
+        assert match in err, err
+    return err
+
+
+def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
+    for argv, match in [(["train", "--epochs", "0"], "expected a number >= 1"),
+                        (["train", "--lr", "fast"], "expected a number"),
+                        (["train", "--hidden", "256,x"], "comma-separated layer sizes"),
+                        (["train", "--optimizer", "lbfgs"], "invalid choice"),
+                        (["train", "--loss", "hinge"], "invalid choice")]:
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and match in err, err
+    _one_line_error(capsys, ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")],
+                    match="no such folder")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    _one_line_error(capsys, ["train", "--out", str(blocker / "run")], match="cannot write to the output folder")
+    _one_line_error(capsys, ["evaluate", str(tmp_path)], match="holds no model.npz")
+
+
+@needs_data
+def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
+    out = str(tmp_path / "run")
+    argv = ["train", "--epochs", "1", "--hidden", "32", "--out", out, "--no-plots", "--quiet"]
+    assert main(argv) == 0
+    _one_line_error(capsys, argv, match="already holds a run; pass --resume")
+    assert main(["train", "--epochs", "2", "--hidden", "32", "--out", out, "--no-plots",
+                 "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming" in printed and "epoch   2/2" in printed and "best test accuracy" in printed
+    assert main(["evaluate", out]) == 0
+    report = capsys.readouterr().out
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert f"test accuracy {history['final_test_accuracy']:.4f}" in report
+    assert "Ankle boot" in report and "confusion matrix" in report
