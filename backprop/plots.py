@@ -1,8 +1,8 @@
 """The matplotlib figures: everything the package draws lives here.
 
-Figures so far: the activations with their derivatives, and Himmelblau's surface with
-gradient-descent paths. Training figures (curves, confusion matrix, sample grid) belong
-here too.
+Figures: the activations with their derivatives; Himmelblau's surface with
+gradient-descent paths; and for a training run, the loss and accuracy curves, the
+confusion matrix and a grid of test images with predicted and true classes.
 
 Conventions for every function in this module:
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_activations", "plot_himmelblau", "save_figure"]
+__all__ = ["plot_activations", "plot_himmelblau", "plot_curves", "plot_confusion",
+           "plot_samples", "training_figures", "save_figure"]
 
 DPI = 100
 
@@ -48,12 +49,10 @@ def _activation_curves(x):
 
     tape_ops = {"sigmoid": nn.sigmoid, "tanh": nn.tanh, "relu": nn.relu,
                 "leaky relu (alpha = 0.2)": lambda t: nn.leaky_relu(t, alpha=0.2)}
-    try:
-        from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
-        engine = {"sigmoid": Sigmoid(), "tanh": Tanh(), "relu": ReLU(),
-                  "leaky relu (alpha = 0.2)": LeakyReLU(alpha=0.2)}
-    except ImportError:                      # the engine is optional for this figure
-        engine = {}
+    from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
+
+    engine = {"sigmoid": Sigmoid(), "tanh": Tanh(), "relu": ReLU(),
+              "leaky relu (alpha = 0.2)": LeakyReLU(alpha=0.2)}
     curves = []
     for name, op in tape_ops.items():
         x_tensor = constant(x)
@@ -195,3 +194,106 @@ def plot_himmelblau(path="himmelblau.png", trajectories=(), labels=None, lim=6.0
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     fig.subplots_adjust(left=0.02, right=0.95, wspace=0.12)
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------- training
+
+def plot_curves(path, history):
+    """Loss and accuracy per epoch, train and test, from a run's history."""
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r["epoch"] for r in history["epochs"]]
+    fig = _new_figure(11, 4.2)
+    for ax, key, title in ((fig.add_subplot(1, 2, 1), "loss", "loss (softmax cross-entropy)"
+                            if history["config"]["loss"] == "ce" else "loss (MSE)"),
+                           (fig.add_subplot(1, 2, 2), "accuracy", "accuracy")):
+        for split, style in (("train", "-o"), ("test", "-s")):
+            ax.plot(epochs, [r[f"{split}_{key}"] for r in history["epochs"]], style, ms=3,
+                    label=split)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(key)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    best = int(np.argmax([r["test_accuracy"] for r in history["epochs"]]))
+    ax.annotate(f"best test {history['epochs'][best]['test_accuracy']:.4f}",
+                (epochs[best], history["epochs"][best]["test_accuracy"]),
+                textcoords="offset points", xytext=(-60, -30),
+                arrowprops={"arrowstyle": "->", "color": "0.3"}, fontsize=9)
+    c = history["config"]
+    fig.suptitle(f"{'-'.join(map(str, [784, *c['hidden'], 10]))} {c['activation']}, "
+                 f"{c['optimizer']} lr {c['lr']:g}, batch {c['batch_size']}")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_confusion(path, confusion, class_names):
+    """The confusion matrix C[true, predicted] as counts, with per-class accuracy."""
+    C = np.asarray(confusion)
+    fig = _new_figure(8.5, 7.5, layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(C, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="test images")
+    n = len(class_names)
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    recall = C.diagonal() / np.maximum(C.sum(axis=1), 1)
+    ax.set_yticks(range(n), [f"{name} ({r:.0%})" for name, r in zip(class_names, recall)])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (per-class accuracy)")
+    for i in range(n):
+        for j in range(n):
+            if C[i, j]:
+                ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if C[i, j] > C.max() / 2 else "black")
+    ax.set_title(f"confusion matrix: accuracy {C.trace() / C.sum():.4f} "
+                 f"({C.trace()} of {C.sum()})")
+    return save_figure(fig, path)
+
+
+def plot_samples(path, images, labels, predictions, class_names, n=40, seed=0):
+    """A grid of test images titled "predicted (true)"; misclassified ones in red with a
+    red frame. Half of the shown images are drawn from the misclassified ones, so the
+    errors are visible."""
+    rng = np.random.default_rng(seed)
+    wrong = np.flatnonzero(predictions != labels)
+    right = np.flatnonzero(predictions == labels)
+    n_wrong = min(len(wrong), n // 2)
+    picked = np.concatenate([rng.choice(wrong, n_wrong, replace=False),
+                             rng.choice(right, min(len(right), n - n_wrong), replace=False)])
+    picked = np.sort(picked)
+    cols = 8
+    rows = int(np.ceil(len(picked) / cols))
+    fig = _new_figure(cols * 1.6, rows * 1.85)
+    for k, i in enumerate(picked):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=255)
+        ok = predictions[i] == labels[i]
+        color = "black" if ok else "red"
+        title = class_names[predictions[i]] if ok else \
+            f"{class_names[predictions[i]]}\n(true: {class_names[labels[i]]})"
+        ax.set_title(title, fontsize=7, color=color)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color(color)
+            spine.set_linewidth(1 if ok else 2.5)
+    fig.suptitle(f"test images: predicted class; misclassified in red with the true class "
+                 f"({len(wrong)} of {len(labels)} wrong overall)", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def training_figures(out_dir, history, model, data):
+    """Draw curves.png, confusion.png and samples.png for a run; return their paths."""
+    from .data import CLASS_NAMES
+    from .losses import SoftmaxCrossEntropy
+    from .train import confusion_matrix, evaluate
+
+    _, (x_test, y_test) = data
+    predictions = evaluate(model, SoftmaxCrossEntropy(), x_test, y_test)["predictions"]
+    out_dir = Path(out_dir)
+    return [plot_curves(out_dir / "curves.png", history),
+            plot_confusion(out_dir / "confusion.png",
+                           confusion_matrix(y_test, predictions, len(CLASS_NAMES)), CLASS_NAMES),
+            plot_samples(out_dir / "samples.png", x_test, y_test, predictions, CLASS_NAMES)]

@@ -155,10 +155,15 @@ def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
     argv = ["train", "--epochs", "1", "--hidden", "32", "--out", out, "--no-plots", "--quiet"]
     assert main(argv) == 0
     _one_line_error(capsys, argv, match="already holds a run; pass --resume")
-    assert main(["train", "--epochs", "2", "--hidden", "32", "--out", out, "--no-plots",
-                 "--resume"]) == 0
+    assert main(["train", "--epochs", "2", "--hidden", "32", "--out", out, "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "resuming" in printed and "epoch   2/2" in printed and "best test accuracy" in printed
+    import matplotlib.image
+    for name, (height, width) in [("curves.png", (420, 1100)), ("confusion.png", (750, 850)),
+                                  ("samples.png", (925, 1280))]:
+        pixels = matplotlib.image.imread(tmp_path / "run" / name)
+        assert pixels.shape[:2] == (height, width), name
+        assert pixels[..., :3].std() > 0.05, f"{name} is blank"
     assert main(["evaluate", out]) == 0
     report = capsys.readouterr().out
     history = json.loads((tmp_path / "run" / "history.json").read_text())
