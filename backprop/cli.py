@@ -365,9 +365,65 @@ def _run_evaluate(args):
 
 
 
+def _add_gradcheck(sub):
+    p = sub.add_parser(
+        "gradcheck", help="compare the delta rule with the tape and central differences",
+        description="Build a small float64 MLP and compare, for every parameter, the "
+                    "gradients of the hand-written delta rule with the reverse-mode tape's "
+                    "and with central differences. Prints relative errors; exits with "
+                    "status 1 if any is above the bound.")
+    p.add_argument("--hidden", type=_sizes, default=(5, 4), metavar="N,N,...",
+                   help="hidden layer sizes (default 5,4)")
+    p.add_argument("--activation", default="relu",
+                   choices=["identity", "sigmoid", "tanh", "relu", "leaky_relu"],
+                   help="hidden activation (default relu)")
+    p.add_argument("--loss", default="ce",
+                   choices=["ce", "mse", "mse_mean", "categorical_ce", "bce", "bce_logits"],
+                   help="loss; each comes with its output activation: ce and bce_logits "
+                        "identity (logits), mse, mse_mean and bce sigmoid, categorical_ce "
+                        "softmax (default ce)")
+    p.add_argument("--output", choices=["identity", "sigmoid", "tanh", "relu", "leaky_relu",
+                                        "softmax"],
+                   help="override the output activation")
+    p.add_argument("--batch", type=_positive_int, default=4, metavar="N", help="batch size (default 4)")
+    p.add_argument("--inputs", type=_positive_int, default=6, help="input units (default 6)")
+    p.add_argument("--outputs", type=_positive_int, default=3, help="output units (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--bound", type=_positive_float, default=1e-6,
+                   help="largest relative error accepted (default 1e-6)")
+    p.add_argument("--all", action="store_true",
+                   help="check every hidden activation x loss pair, one line each")
+    p.set_defaults(run=_run_gradcheck)
+
+
+def _run_gradcheck(args):
+    from .gradcheck import LOSS_SETUPS, check_problem, three_way
+    pairs = ([(a, loss) for a in ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
+              for loss in LOSS_SETUPS] if args.all else [(args.activation, args.loss)])
+    failed = 0
+    for activation, loss_name in pairs:
+        model, loss, x, t = check_problem(args.hidden, activation, loss_name, args.output,
+                                          args.batch, args.inputs, args.outputs, args.seed)
+        report = three_way(model, loss, x, t, bound=args.bound)
+        failed += not report.ok
+        if args.all:
+            print(f"{activation:<11} {loss_name:<15} max relative error {report.max_error:.2e}"
+                  f"  {'ok' if report.ok else 'FAILED'}")
+        else:
+            sizes = "-".join(map(str, [args.inputs, *args.hidden, args.outputs]))
+            print(f"{sizes} {activation}, output {model.layers[-1].activation.name}, loss "
+                  f"{loss_name}, batch {args.batch}, float64\n")
+            print(report)
+    if args.all:
+        print(f"{len(pairs) - failed} of {len(pairs)} pairs ok" if failed else
+              f"all {len(pairs)} pairs ok")
+    return 1 if failed else 0
+
+
 # ---------------------------------------------------------------------------------- driver
 
-_SUBCOMMANDS = [_add_train, _add_evaluate, _add_data, _add_himmelblau, _add_plot, ]  # filled with the _add_* functions above, in help order
+_SUBCOMMANDS = [_add_train, _add_evaluate, _add_data, _add_gradcheck, _add_himmelblau,
+                _add_plot]  # the _add_* functions above, in help order
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,7 +11,9 @@ with h = 1e-6. The agreement of an analytic gradient a with the numeric n is mea
 
 and the report names the worst entry i. Three levels: a loss (dE/dO), one layer against a
 random upstream gradient G (E = sum G * O, checking dW, db and dE/dx), and a whole model
-over its flattened parameter vector theta = [W1, b1, W2, b2, ...].
+over its flattened parameter vector theta = [W1, b1, W2, b2, ...]. ``three_way`` adds a
+third opinion for a model: the same network written as operations of the reverse-mode
+tape (``backprop.autodiff``), differentiated automatically, with no delta rule involved.
 
 ReLU kinks: the central difference is wrong where a net input z is within h of 0 (the
 derivative jumps there). The reports give ``kink_margin``, the smallest |z| of any
@@ -146,8 +148,8 @@ def check_layer(layer, x, seed=0, h=DEFAULT_H, bound=DEFAULT_BOUND):
     return GradcheckReport(checks, bound, h, margin)
 
 
-def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
-    """Every parameter gradient of ``model`` under ``loss``, over the flattened theta."""
+def _model_gradients(model, loss, x, t, h):
+    """The delta rule's gradients, the numeric ones (both flat) and the kink margin."""
     _require_float64("the model", model.dtype)
     x = np.asarray(x, dtype=np.float64)
     loss.forward(model.forward(x), t)
@@ -162,13 +164,109 @@ def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
 
     numeric = numeric_gradient(E, theta, h)
     unflatten(theta, model.params)
-    checks, start = [], 0
-    for name, p in zip(model.param_names, model.params):
-        stop = start + p.size
-        checks.append(compare(f"dE/d{name}", analytic[start:stop].reshape(p.shape),
-                              numeric[start:stop].reshape(p.shape)))
-        start = stop
+    return analytic, numeric, margin
+
+
+def _per_parameter(model, flat):
+    """Split a flat gradient into arrays shaped like ``model.params``."""
+    out, start = [], 0
+    for p in model.params:
+        out.append(flat[start:start + p.size].reshape(p.shape))
+        start += p.size
+    return out
+
+
+def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
+    """Every parameter gradient of ``model`` under ``loss``, over the flattened theta."""
+    analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
+    checks = [compare(f"dE/d{name}", a, n) for name, a, n in
+              zip(model.param_names, _per_parameter(model, analytic), _per_parameter(model, numeric))]
     return GradcheckReport(checks, bound, h, margin)
+
+
+def tape_gradients(model, loss, x, t):
+    """dE/dW and dE/db of every layer by the reverse-mode tape.
+
+    The network is rewritten with tape operations, O = f(O_prev @ W + b) and the loss's
+    formula, and ``GradientTape.gradient`` differentiates it; no delta rule is involved.
+    """
+    from . import autodiff as ad
+    from . import nn
+    from .losses import (MSE, BinaryCrossEntropy, CategoricalCrossEntropy,
+                         SoftmaxCrossEntropy, one_hot_targets)
+
+    activations = {"identity": lambda z, act: z, "sigmoid": lambda z, act: nn.sigmoid(z),
+                   "tanh": lambda z, act: nn.tanh(z), "relu": lambda z, act: nn.relu(z),
+                   "leaky_relu": lambda z, act: nn.leaky_relu(z, alpha=act.alpha),
+                   "softmax": lambda z, act: nn.softmax(z, axis=-1)}
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(t)
+    T = one_hot_targets(t, model.n_out, np.float64) if t.ndim == 1 else t.astype(np.float64)
+    variables = [ad.Variable(p.astype(np.float64)) for p in model.params]
+    with ad.GradientTape() as tape:
+        O = ad.constant(x)
+        for i, layer in enumerate(model.layers):
+            W, b = variables[2 * i], variables[2 * i + 1]
+            O = activations[layer.activation.name](ad.matmul(O, W) + b, layer.activation)
+        if isinstance(loss, MSE) and loss.reduction == "half_sum":
+            per_sample = 0.5 * ad.reduce_sum(ad.square(O - T), axis=-1)
+        elif isinstance(loss, MSE):
+            per_sample = nn.mse(T, O)
+        elif isinstance(loss, SoftmaxCrossEntropy) or (
+                isinstance(loss, CategoricalCrossEntropy) and loss.from_logits):
+            per_sample = nn.categorical_crossentropy(T, O, from_logits=True)
+        elif isinstance(loss, CategoricalCrossEntropy):
+            per_sample = -ad.reduce_sum(T * ad.log(O), axis=-1)
+        elif isinstance(loss, BinaryCrossEntropy):
+            per_sample = nn.binary_crossentropy(T, O, from_logits=loss.from_logits)
+        else:
+            raise ValueError(f"no tape formula for {type(loss).__name__}")
+        E = ad.reduce_mean(per_sample)  # the batch mean, as every engine loss
+    return [g.numpy() for g in tape.gradient(E, variables)]
+
+
+@dataclass
+class ThreeWayReport:
+    """Per parameter: delta rule vs tape, delta rule vs numeric, tape vs numeric."""
+
+    rows: list  # (name, shape, Check delta-vs-tape, Check delta-vs-numeric, Check tape-vs-numeric)
+    bound: float = DEFAULT_BOUND
+    h: float = DEFAULT_H
+    kink_margin: float = float("inf")
+
+    @property
+    def max_error(self):
+        return max(c.error for row in self.rows for c in row[2:])
+
+    @property
+    def ok(self):
+        return self.max_error <= self.bound
+
+    def __str__(self):
+        head = (f"{'parameter':<10}{'shape':<12}{'delta rule vs tape':>20}"
+                f"{'delta rule vs numeric':>23}{'tape vs numeric':>17}")
+        lines = [head, "-" * len(head)]
+        for name, shape, *checks in self.rows:
+            flag = "" if max(c.error for c in checks) <= self.bound else "  FAIL"
+            lines.append(f"{name:<10}{str(shape):<12}{checks[0].error:>20.2e}"
+                         f"{checks[1].error:>23.2e}{checks[2].error:>17.2e}{flag}")
+        lines.append(f"max relative error {self.max_error:.2e} (bound {self.bound:.0e}, "
+                     f"central differences with h = {self.h:.0e}): "
+                     f"{'ok' if self.ok else 'FAILED'}")
+        if np.isfinite(self.kink_margin):
+            lines.append(f"closest ReLU net input to the kink: |z| = {self.kink_margin:.2e}")
+        return "\n".join(lines)
+
+
+def three_way(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
+    """Compare the delta rule, the tape and central differences for every parameter."""
+    analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
+    delta_rule = _per_parameter(model, analytic)
+    numeric = _per_parameter(model, numeric)
+    tape = tape_gradients(model, loss, x, t)
+    rows = [(name, a.shape, compare(name, a, g), compare(name, a, n), compare(name, g, n))
+            for name, a, g, n in zip(model.param_names, delta_rule, tape, numeric)]
+    return ThreeWayReport(rows, bound, h, margin)
 
 
 def unflatten(theta, params):
@@ -177,6 +275,61 @@ def unflatten(theta, params):
     for p in params:
         p.reshape(-1)[...] = theta[start:start + p.size]
         start += p.size
+
+
+# ------------------------------------------------------------ test problems for the checks
+
+# loss name -> (the loss, the output activation it is meant for)
+LOSS_SETUPS = {
+    "ce": (lambda: _losses().SoftmaxCrossEntropy(), "identity"),
+    "mse": (lambda: _losses().MSE("half_sum"), "sigmoid"),
+    "mse_mean": (lambda: _losses().MSE("mean"), "sigmoid"),
+    "categorical_ce": (lambda: _losses().CategoricalCrossEntropy(), "softmax"),
+    "bce": (lambda: _losses().BinaryCrossEntropy(), "sigmoid"),
+    "bce_logits": (lambda: _losses().BinaryCrossEntropy(from_logits=True), "identity"),
+}
+
+
+def _losses():
+    from . import losses
+    return losses
+
+
+def keep_away_from_kinks(model, x, min_margin=1000 * DEFAULT_H, seed=0, tries=50):
+    """Redraw the biases of a model until no ReLU-family net input lies within
+    ``min_margin`` of 0, where the derivative jumps and a central difference straddling
+    the jump is meaningless. Returns the margin reached."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        model.forward(x)
+        margin = _kink_margin(model.layers)
+        if margin > min_margin:
+            return margin
+        for layer in model.layers:
+            layer.b[...] = rng.uniform(-0.3, 0.3, layer.b.shape)
+    raise ValueError(f"could not keep the net inputs {min_margin:g} away from the ReLU kink")
+
+
+def check_problem(hidden=(5, 4), activation="relu", loss="ce", output=None, batch=4,
+                  n_in=6, n_out=3, seed=0):
+    """A small float64 MLP with inputs and targets for ``loss`` (a key of LOSS_SETUPS),
+    its ReLU net inputs kept away from the kinks. Returns (model, loss, x, t)."""
+    if loss not in LOSS_SETUPS:
+        raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(LOSS_SETUPS)}")
+    make_loss, default_output = LOSS_SETUPS[loss]
+    from .model import Sequential
+    rng = np.random.default_rng(seed)
+    model = Sequential.mlp([n_in, *hidden, n_out], activation=activation,
+                           output_activation=output or default_output, rng=rng, dtype=np.float64)
+    x = rng.normal(size=(batch, n_in))
+    if loss in ("ce", "categorical_ce"):
+        t = rng.integers(0, n_out, batch)
+    elif loss.startswith("bce"):
+        t = rng.integers(0, 2, (batch, n_out)).astype(np.float64)
+    else:
+        t = rng.normal(size=(batch, n_out))
+    keep_away_from_kinks(model, x, seed=seed)
+    return model, make_loss(), x, t
 
 
 def gradcheck(obj, *args, **kwargs):

@@ -17,8 +17,8 @@ Each activation is one recorded op whose VJP is written in terms of its output O
 import numpy as np
 
 from .autodiff import (
-    _as_tensor, _op, absolute, add, cast, clip_by_value, divide, exp, log, log1p, maximum,
-    multiply, negative, one_hot, reduce_mean, reduce_sum, square, subtract,
+    _as_tensor, _op, add, cast, clip_by_value, divide, exp, log, log1p, multiply, negative,
+    one_hot, reduce_mean, reduce_sum, square, subtract, where,
 )
 
 __all__ = [
@@ -154,8 +154,12 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
     t = cast(y_true, y_pred.dtype)
     if from_logits:
         z = y_pred
-        per_entry = add(subtract(maximum(z, 0), multiply(z, t)),
-                        log1p(exp(negative(absolute(z)))))
+        # max(z, 0) and -|z| through one branch test, as TensorFlow does: at z = 0 their
+        # kinks cancel (the loss is smooth), which separate max and abs rules would miss
+        positive = z.numpy() >= 0
+        relu_z = where(positive, z, 0)
+        minus_abs_z = where(positive, negative(z), z)
+        per_entry = add(subtract(relu_z, multiply(z, t)), log1p(exp(minus_abs_z)))
     else:
         p = clip_by_value(y_pred, EPSILON, 1 - EPSILON)
         per_entry = negative(add(multiply(t, log(p)),

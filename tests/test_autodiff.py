@@ -684,3 +684,12 @@ def test_himmelblau_of_the_tutorial_runs_unchanged_on_a_tensor():
     assert float(y) == 34.0                       # (16 - 11)^2 + (4 - 7)^2
     # df/dx = 4x(x^2 + y - 11) + 2(x + y^2 - 7) = 80 - 6, df/dy = 2*5 + 0
     np.testing.assert_array_equal(grads.numpy(), [74.0, 10.0])
+
+
+def test_binary_crossentropy_from_logits_is_smooth_at_zero():
+    """At z = 0 the kinks of max(z, 0) and -|z| cancel: dE/dz = sigmoid(0) - t = 0.5 - t."""
+    import backprop as bp
+    z = bp.Variable(np.zeros((1, 2)))
+    with bp.GradientTape() as tape:
+        E = bp.reduce_sum(bp.nn.binary_crossentropy(np.array([[1.0, 0.0]]), z, from_logits=True))
+    np.testing.assert_allclose(tape.gradient(E, z).numpy(), [[-0.25, 0.25]], rtol=1e-15)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradcheck import check_layer, check_model
+from backprop.gradcheck import (LOSS_SETUPS, check_layer, check_model, check_problem,
+                                keep_away_from_kinks, three_way)
 
 BOUND = 1e-6
 H = 1e-6
@@ -39,28 +40,13 @@ def targets(loss_name, B, K, rng):
     return rng.normal(size=(B, K))
 
 
-def far_from_kinks(model, x, min_margin=1000 * H, tries=50, seed=0):
-    """Shift the biases of ReLU-family layers until no net input lies within min_margin
-    of 0 (so the derivative does not jump inside [z - h, z + h])."""
-    rng = np.random.default_rng(seed)
-    for _ in range(tries):
-        model.forward(x)
-        margins = [np.min(np.abs(layer._cache)) for layer in model.layers
-                   if layer.activation.caches == "z"]
-        if not margins or min(margins) > min_margin:
-            return
-        for layer in model.layers:
-            layer.b[...] = rng.uniform(-0.3, 0.3, layer.b.shape)
-    raise AssertionError("could not keep the samples away from the ReLU kinks")
-
-
 @pytest.mark.parametrize("activation", HIDDEN + ["softmax"])
 def test_one_layer_against_a_random_upstream_gradient(activation, backend):
     rng = np.random.default_rng(1)
     layer = bp.Dense(4, 3, activation=activation, rng=2, dtype=np.float64)
     layer.b[...] = rng.uniform(-0.5, 0.5, 3)
     x = rng.normal(size=(5, 4))
-    far_from_kinks(bp.Sequential([layer]), x)
+    keep_away_from_kinks(bp.Sequential([layer]), x)
     report = check_layer(layer, x, seed=3)
     assert report.kink_margin > 1000 * H
     assert report.max_error < BOUND, str(report)
@@ -74,7 +60,7 @@ def test_whole_network_over_its_flattened_parameters(hidden, output, loss_name, 
     model = bp.Sequential.mlp([5, 4, 4, 3], activation=hidden, output_activation=output,
                               rng=5, dtype=np.float64)
     x = rng.normal(size=(6, 5))
-    far_from_kinks(model, x)
+    keep_away_from_kinks(model, x)
     report = check_model(model, make_loss(loss_name), x, targets(loss_name, 6, 3, rng))
     assert report.kink_margin > 1000 * H
     assert len(report.checks) == 6
@@ -86,7 +72,7 @@ def test_four_layer_network_with_softmax_cross_entropy(hidden, backend):
     rng = np.random.default_rng(6)
     model = bp.Sequential.mlp([6, 5, 5, 4, 3], activation=hidden, rng=7, dtype=np.float64)
     x = rng.normal(size=(8, 6))
-    far_from_kinks(model, x)
+    keep_away_from_kinks(model, x)
     report = bp.gradcheck(model, bp.SoftmaxCrossEntropy(), x, rng.integers(0, 3, 8))
     assert report.max_error < BOUND and len(report.checks) == 8, str(report)
 
@@ -113,3 +99,33 @@ def test_gradcheck_refuses_float32():
     model = bp.Sequential.mlp([3, 2], rng=0)
     with pytest.raises(ValueError, match="float64"):
         bp.gradcheck(model, bp.MSE(), np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("loss_name", list(LOSS_SETUPS))
+def test_three_way_delta_rule_tape_and_numeric_agree(hidden, loss_name, backend):
+    """The same function ``backprop gradcheck`` runs, for every activation x loss pair."""
+    model, loss, x, t = check_problem(hidden=(5, 4), activation=hidden, loss=loss_name, seed=3)
+    report = three_way(model, loss, x, t)
+    assert len(report.rows) == 6
+    assert report.max_error < BOUND, str(report)
+    # the delta rule and the tape differ only by rounding, far below the numeric error
+    assert max(row[2].error for row in report.rows) < 1e-12, str(report)
+
+
+def test_cli_gradcheck_prints_the_table_and_fails_above_the_bound(capsys, monkeypatch):
+    from backprop.cli import main
+    assert main(["gradcheck", "--hidden", "5,4", "--activation", "tanh", "--loss", "mse"]) == 0
+    out = capsys.readouterr().out
+    assert "delta rule vs tape" in out and "W3" in out and ": ok" in out
+    assert main(["gradcheck", "--all", "--hidden", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok") == len(HIDDEN) * len(LOSS_SETUPS) + 1
+
+    def wrong_delta(self, O, g, delta, db):
+        delta[...] = (1 - O) * g
+        delta.sum(axis=0, out=db)
+
+    monkeypatch.setattr(bp.Tanh, "delta", wrong_delta)
+    assert main(["gradcheck", "--activation", "tanh"]) == 1
+    assert "FAILED" in capsys.readouterr().out
