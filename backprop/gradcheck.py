@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .model import split_like
+
 DEFAULT_H = 1e-6
 DEFAULT_BOUND = 1e-6
 
@@ -149,31 +151,20 @@ def check_layer(layer, x, seed=0, h=DEFAULT_H, bound=DEFAULT_BOUND):
 
 
 def _model_gradients(model, loss, x, t, h):
-    """The delta rule's gradients, the numeric ones (both flat) and the kink margin."""
+    """The delta rule's gradients and the numeric ones, both over the flat vector
+    theta = [W1, b1, W2, ...] (``model.theta``, perturbed in place), and the kink margin."""
     _require_float64("the model", model.dtype)
     x = np.asarray(x, dtype=np.float64)
     loss.forward(model.forward(x), t)
     model.backward(loss.backward())
-    margin = _kink_margin(model.layers)
-    analytic = np.concatenate([g.ravel() for g in model.grads])
-    theta = np.concatenate([p.ravel() for p in model.params])
-
-    def E():
-        unflatten(theta, model.params)
-        return loss.forward(model.predict(x), t)
-
-    numeric = numeric_gradient(E, theta, h)
-    unflatten(theta, model.params)
-    return analytic, numeric, margin
+    analytic = model.grad_theta.copy()
+    numeric = numeric_gradient(lambda: loss.forward(model.predict(x), t), model.theta, h)
+    return analytic, numeric, _kink_margin(model.layers)
 
 
 def _per_parameter(model, flat):
     """Split a flat gradient into arrays shaped like ``model.params``."""
-    out, start = [], 0
-    for p in model.params:
-        out.append(flat[start:start + p.size].reshape(p.shape))
-        start += p.size
-    return out
+    return split_like(flat, model.params)
 
 
 def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
@@ -267,14 +258,6 @@ def three_way(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
     rows = [(name, a.shape, compare(name, a, g), compare(name, a, n), compare(name, g, n))
             for name, a, g, n in zip(model.param_names, delta_rule, tape, numeric)]
     return ThreeWayReport(rows, bound, h, margin)
-
-
-def unflatten(theta, params):
-    """Copy the flat vector theta back into the arrays ``params``, in order."""
-    start = 0
-    for p in params:
-        p.reshape(-1)[...] = theta[start:start + p.size]
-        start += p.size
 
 
 # ------------------------------------------------------------ test problems for the checks

@@ -5,6 +5,9 @@ rule down it: each layer turns dE/dO^(l) into its delta, dW, db and dE/dO^(l-1),
 the next layer's upstream gradient (the first layer skips dE/dx, nobody needs it).
 ``params`` and ``grads`` are aligned lists [W1, b1, W2, b2, ...] and [dW1, db1, ...] of the
 layers' own arrays, so an optimizer that updates ``params`` in place updates the model.
+All of them live back to back in two flat vectors, ``theta`` and ``grad_theta`` (the
+layers' W, b, dW, db are views into them): an optimizer then updates every weight in one
+pass, and a gradient check perturbs theta directly.
 """
 import json
 import os
@@ -43,6 +46,8 @@ class Sequential:
                 raise ValueError(f"layers {i} and {i + 1} differ in dtype "
                                  f"({below.dtype} vs {above.dtype})")
         self.layers = layers
+        self.theta = _pack(layers, ("W", "b"))
+        self.grad_theta = _pack(layers, ("dW", "db"))
 
     @classmethod
     def mlp(cls, sizes, activation="relu", output_activation=None, rng=0, dtype=np.float32,
@@ -198,6 +203,31 @@ class Sequential:
     def load(cls, path):
         """Read a model written by ``save``."""
         return cls.from_arrays(load_npz(path), source=str(path))
+
+
+def _pack(layers, names):
+    """Move the arrays ``names`` of every layer, in order, into one new flat vector and
+    make each layer's attribute a view of its slice. Returns the vector."""
+    arrays = [getattr(layer, name) for layer in layers for name in names]
+    flat = np.empty(sum(a.size for a in arrays), arrays[0].dtype)
+    start = 0
+    for layer in layers:
+        for name in names:
+            a = getattr(layer, name)
+            view = flat[start:start + a.size].reshape(a.shape)
+            view[...] = a
+            setattr(layer, name, view)
+            start += a.size
+    return flat
+
+
+def split_like(flat, like):
+    """Views of the 1-D ``flat`` shaped like the arrays ``like``, back to back."""
+    views, start = [], 0
+    for p in like:
+        views.append(flat[start:start + p.size].reshape(p.shape))
+        start += p.size
+    return views
 
 
 def save_npz_atomic(path, arrays):

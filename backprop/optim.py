@@ -9,6 +9,7 @@ backend, elementwise over each parameter, in the parameter's dtype.
 import numpy as np
 
 from . import kernels
+from .model import split_like
 
 
 class Optimizer:
@@ -32,9 +33,18 @@ class Optimizer:
         self.params = params
         self.lr = lr
         self.t = 0
-        self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
+        # params lying back to back in one buffer (a Sequential's) are updated in one pass
+        self._flat = contiguous_span(params)
+        self._flat_state = {}
+        self.state = {}
+        for slot in self.slots:
+            if self._flat is not None:
+                self._flat_state[slot] = np.zeros_like(self._flat)
+                self.state[slot] = split_like(self._flat_state[slot], params)
+            else:
+                self.state[slot] = [np.zeros_like(p) for p in params]
 
-    def _flat(self, grads):
+    def _check(self, grads):
         grads = list(grads)
         if len(grads) != len(self.params):
             raise ValueError(f"step got {len(grads)} gradients for {len(self.params)} parameters")
@@ -46,17 +56,22 @@ class Optimizer:
 
     def step(self, grads):
         """Apply one update to every parameter."""
-        flat = self._flat(grads)  # checked before anything changes
+        pairs = self._check(grads)  # before anything changes
         self.t += 1
         k = kernels.backend()
-        for i, (w, g) in enumerate(flat):
-            self._update(k, i, w, g, w.dtype.type)
+        cast = self.params[0].dtype.type
+        flat_grads = contiguous_span(grads) if self._flat is not None else None
+        if flat_grads is not None:  # one pass over all parameters
+            self._update(k, self._flat, flat_grads, self._flat_state, cast)
+            return
+        for i, (w, g) in enumerate(pairs):
+            self._update(k, w, g, {s: v[i].reshape(-1) for s, v in self.state.items()},
+                         w.dtype.type)
 
-    def _update(self, k, i, w, g, cast):
+    def _update(self, k, w, g, slots, cast):
+        """Update the flat parameter view w with gradient g; ``slots`` maps each state
+        slot name to its flat view; ``cast`` converts hyperparameters to w's dtype."""
         raise NotImplementedError
-
-    def _slot(self, name, i):
-        return self.state[name][i].reshape(-1)
 
     # -------------------------------------------------------------- checkpoint state
 
@@ -111,12 +126,12 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum, self.nesterov = momentum, bool(nesterov)
 
-    def _update(self, k, i, w, g, cast):
+    def _update(self, k, w, g, slots, cast):
         if self.momentum == 0:
             k._sgd_step(w, g, cast(self.lr))
         else:
-            k._momentum_step(w, g, self._slot("velocity", i), cast(self.lr),
-                             cast(self.momentum), self.nesterov)
+            k._momentum_step(w, g, slots["velocity"], cast(self.lr), cast(self.momentum),
+                             self.nesterov)
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "momentum": self.momentum,
@@ -140,8 +155,8 @@ class RMSProp(Optimizer):
             raise ValueError(f"rho must be in [0, 1), got {rho}")
         self.rho, self.eps = float(rho), float(eps)
 
-    def _update(self, k, i, w, g, cast):
-        k._rmsprop_step(w, g, self._slot("s", i), cast(self.lr), cast(self.rho), cast(self.eps))
+    def _update(self, k, w, g, slots, cast):
+        k._rmsprop_step(w, g, slots["s"], cast(self.lr), cast(self.rho), cast(self.eps))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "rho": self.rho, "eps": self.eps}
@@ -162,8 +177,8 @@ class Adagrad(Optimizer):
         super().__init__(params, lr)
         self.eps = float(eps)
 
-    def _update(self, k, i, w, g, cast):
-        k._adagrad_step(w, g, self._slot("s", i), cast(self.lr), cast(self.eps))
+    def _update(self, k, w, g, slots, cast):
+        k._adagrad_step(w, g, slots["s"], cast(self.lr), cast(self.eps))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "eps": self.eps}
@@ -195,15 +210,39 @@ class Adam(Optimizer):
             raise ValueError(f"eps must be > 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def _update(self, k, i, w, g, cast):
+    def _update(self, k, w, g, slots, cast):
         c1 = 1 / (1 - self.beta1 ** self.t)  # m_hat = m c1
         c2 = 1 / (1 - self.beta2 ** self.t)  # v_hat = v c2
         hyper = tuple(cast(h) for h in (self.lr, self.beta1, self.beta2, self.eps, c1, c2))
-        k._adam_step(w, g, self._slot("m", i), self._slot("v", i), hyper)
+        k._adam_step(w, g, slots["m"], slots["v"], hyper)
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                 "eps": self.eps}
+
+
+def contiguous_span(arrays):
+    """One flat view covering ``arrays`` if they lie back to back, in order, inside one
+    contiguous buffer (as a Sequential's params and grads do); else None."""
+    first = arrays[0]
+    root = first
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.c_contiguous:
+        return None
+    address = first.__array_interface__["data"][0]
+    for a in arrays:
+        if (a.dtype != first.dtype or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != address):
+            return None
+        base = a
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if base is not root:
+            return None
+        address += a.nbytes
+    start = (first.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // first.itemsize
+    return root.reshape(-1)[start:start + sum(a.size for a in arrays)]
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "rmsprop": RMSProp,
