@@ -261,6 +261,9 @@ def _add_train(sub):
                    help="also evaluate the test set every STEPS steps (the tutorial: 500)")
     p.add_argument("--backend", choices=["numba", "numpy"],
                    help="kernel backend (default: $BACKPROP_BACKEND or numba)")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="threads for BLAS and numba together (default: $BACKPROP_THREADS, "
+                        "$OMP_NUM_THREADS, or every core)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--force", action="store_true",
                    help="start over even if --out already holds a run")
@@ -270,9 +273,11 @@ def _add_train(sub):
 
 
 def _run_train(args):
+    from . import kernels
     if args.backend:
-        from . import kernels
         kernels.set_backend(args.backend)
+    kernels.backend()  # load the kernels before the thread pools are sized
+    threads = kernels.set_threads(args.threads)
     from . import train
     from .data import load_fashion_mnist
     config = train.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -290,7 +295,7 @@ def _run_train(args):
     say = (lambda *a: None) if args.quiet else print
     say(f"training {'-'.join(map(str, config.sizes()))} {config.activation}, loss {config.loss}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epochs, "
-        f"seed {config.seed}, backend {__import__('backprop').backend_name()}")
+        f"seed {config.seed}, backend {kernels.backend_name()}, {threads} threads")
     try:
         model, history = train.fit(config, data, out_dir=args.out, resume=args.resume,
                                    quiet=args.quiet)
@@ -308,7 +313,7 @@ def _run_train(args):
     if epochs:
         say(f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
             f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, "
-            f"{len(epochs)} epochs in {history['train_seconds']:.1f} s of training")
+            f"{len(epochs)} epoch{'s' * (len(epochs) != 1)} in {history['train_seconds']:.1f} s of training")
     written = ["history.json", "checkpoint.npz", "model.npz"] + [os.path.basename(f) for f in figures]
     say(f"run folder {args.out}: {', '.join(written)}")
     return 0

@@ -169,3 +169,23 @@ def test_gather_kernel_is_exact(dtype):
         module._gather_scaled(images, index, dtype(255), out)
         np.testing.assert_array_equal(out, images[index] / dtype(255))
         assert out.dtype == dtype
+
+
+def test_one_thread_setting_governs_blas_and_numba(monkeypatch):
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from backprop import kernels
+    try:
+        assert kernels.set_threads(1) == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert numba.get_num_threads() == 1
+        monkeypatch.setenv("BACKPROP_THREADS", "2")
+        assert kernels.set_threads() == 2
+        with pytest.raises(ValueError, match="whole number"):
+            kernels.set_threads("many")
+        with pytest.raises(ValueError, match=">= 1"):
+            kernels.set_threads(0)
+    finally:
+        monkeypatch.delenv("BACKPROP_THREADS", raising=False)
+        kernels.set_threads()

@@ -46,6 +46,28 @@ def backend_name():
     return _active[0]
 
 
+def set_threads(n=None):
+    """Use ``n`` threads in every pool the engine runs: NumPy's BLAS (through
+    threadpoolctl) and numba's. None: $BACKPROP_THREADS, else $OMP_NUM_THREADS, else every
+    core. One number for both, so the two pools never oversubscribe the machine.
+    Returns the number set."""
+    if n is None:
+        n = os.environ.get("BACKPROP_THREADS") or os.environ.get("OMP_NUM_THREADS") or os.cpu_count()
+    try:
+        n = int(n)
+    except ValueError:
+        raise ValueError(f"the number of threads must be a whole number, got {n!r}") from None
+    if n < 1:
+        raise ValueError(f"the number of threads must be >= 1, got {n}")
+    import sys
+    if "numba" in sys.modules:  # numba's own pool, if the numba backend is loaded
+        import numba
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # loads its OpenMP
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(n)  # every BLAS and OpenMP library loaded by now; stays in force
+    return n
+
+
 @contextlib.contextmanager
 def use_backend(name):
     """Run a block with backend ``name``, then restore the previous one."""
