@@ -1,0 +1,75 @@
+"""Peak memory of one engine, measured alone in a fresh process.
+
+    python -m benchmarks.memory ENGINE [--threads N] [--batch-size B] [--data ...] [--quick]
+    python -m benchmarks.memory baseline
+
+The process imports the engine's library, loads the data (uint8, as the runner does),
+sets the engine up and trains one epoch, then prints one JSON line with its peak
+resident set size: the whole process's high-water mark with nothing subtracted: the
+interpreter, the libraries (torch and TensorFlow are large), the data set (47 MB of
+training images as uint8), the model, its buffers and whatever the engine copies.
+``baseline`` does only ``import numpy`` and loads the data: the floor every engine's
+number sits on.
+
+The peak is VmHWM from /proc/self/status, not ``getrusage(RUSAGE_SELF).ru_maxrss``:
+Linux carries ru_maxrss across fork and exec, so a child started by a 1 GB parent (the
+runner, with torch and TensorFlow loaded) reports at least 1 GB whatever it does.
+VmHWM belongs to the process's own address space and starts afresh at exec. Where
+/proc is absent (macOS), ru_maxrss is used and the result says so.
+
+Engines share one process in the runner, so their peaks cannot be told apart there;
+hence one process each, run one after the other after the timing rounds.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+
+from . import pin_thread_env
+
+
+def peak_rss_mib():
+    """(peak resident set size of this process in MiB, where the number comes from)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024, "VmHWM"  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    return (peak / 1024 ** 2 if sys.platform == "darwin" else peak / 1024), "ru_maxrss"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.memory",
+                                description="Peak RSS of one engine training one epoch.")
+    p.add_argument("engine", help="an engine name, or 'baseline' (numpy + data only)")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    pin_thread_env(args.threads)
+
+    from . import engines, run  # numpy and friends load only now
+    data = run.load_data(args.data, args.quick, args.seed)
+    result = {"engine": args.engine, "data_loaded_peak_rss_mib": peak_rss_mib()[0]}
+    if args.engine != "baseline":
+        sizes = [int(data[0][0][0].size), *run.SIZES[1:]]
+        engine = engines.make(args.engine, sizes, args.batch_size, args.seed, args.threads)
+        reason = engine.missing()
+        if reason:
+            p.error(f"{args.engine}: {reason}")
+        engine.setup(data)
+        with run.pin_threads(args.threads):
+            engine.run_epoch()
+    result["peak_rss_mib"], result["source"] = peak_rss_mib()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

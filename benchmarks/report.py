@@ -1,0 +1,181 @@
+"""What a benchmark result says about where it ran, and the files it is written to.
+
+``machine()`` records the CPU model (from /proc/cpuinfo), the cores, the load average
+and the Python; ``blas()`` the BLAS libraries threadpoolctl sees (kernel, version,
+threads), file names only, no paths. ``write_json``, ``write_markdown`` and ``write_chart``
+put a result in the output folder; ``table`` renders the Markdown table the runner
+prints.
+"""
+import json
+import os
+import platform
+import sys
+
+
+def cpu_model():
+    """The CPU model name from /proc/cpuinfo (Linux), else what platform reports."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "Hardware", "cpu model"):
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine():
+    """CPU, cores, load, OS and Python of this machine."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {"cpu": cpu_model(), "arch": platform.machine(), "cores": os.cpu_count(),
+            "usable_cores": usable, "load_average": load, "os": platform.platform(),
+            "python": sys.version.split()[0]}
+
+
+def _short(path):
+    """A library's path from its package on (numpy.libs/libscipy_openblas64_...so), so the
+    result names whose BLAS it is without naming this machine's folders."""
+    parts = path.replace(os.sep, "/").split("/")
+    if "site-packages" in parts:
+        return "/".join(parts[parts.index("site-packages") + 1:])
+    return "/".join(parts[-2:])
+
+
+def blas():
+    """The thread pools threadpoolctl finds loaded (BLAS and OpenMP), without file paths."""
+    from threadpoolctl import threadpool_info
+    pools = []
+    for lib in threadpool_info():
+        entry = {k: lib.get(k) for k in ("user_api", "internal_api", "prefix", "version",
+                                          "num_threads", "threading_layer", "architecture")
+                 if lib.get(k) is not None}
+        entry["file"] = _short(lib.get("filepath", ""))
+        pools.append(entry)
+    return pools
+
+
+def write_json(path, result):
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1, default=str)
+        f.write("\n")
+
+
+COLUMNS = ("engine", "threads", "s/epoch median (min-max)", "samples/s", "test acc",
+           "peak RSS MiB", "x fastest", "x GEMM floor")
+
+
+def _fmt(x, spec, missing="-"):
+    return missing if x is None else format(x, spec)
+
+
+def table_rows(result):
+    """The table as rows of strings, COLUMNS first; skipped engines last, with the reason."""
+    rows = [list(COLUMNS)]
+    for e in result["engines"]:
+        if e["status"] != "ok":
+            rows.append([e["name"], "-", f"{e['status']}: {e['reason']}", "-", "-", "-", "-", "-"])
+            continue
+        rows.append([e["name"], _fmt(e["threads"], "d"),
+                     f"{e['median_s']:.3f} ({e['min_s']:.3f}-{e['max_s']:.3f})",
+                     f"{e['samples_per_s']:,.0f}", _fmt(e["test_accuracy"], ".4f"),
+                     _fmt(e.get("peak_rss_mib"), ".0f"), f"{e['x_fastest']:.2f}",
+                     f"{e['x_floor']:.2f}"])
+    f = result["gemm_floor"]
+    rows.append([f"({f['name']})", _fmt(f["threads"], "d"),
+                 f"{f['median_s']:.3f} ({f['min_s']:.3f}-{f['max_s']:.3f})",
+                 f"{f['samples_per_s']:,.0f}", "-", "-", f"{f['x_fastest']:.2f}", "1.00"])
+    ordered = rows[1:-1]
+    ordered.sort(key=lambda r: r[2].startswith(("skipped", "failed")))
+    return [rows[0], *ordered, rows[-1]]
+
+
+def table(result):
+    """The result table in Markdown, columns padded so it also reads as plain text."""
+    rows = table_rows(result)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    left = {0, 2}  # text columns; numbers are right-aligned
+
+    def line(cells):
+        return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if i not in left else ("-" * (w + 2))
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
+
+
+def summary(result):
+    """The lines above the table: what ran, where, and how to read it."""
+    s, m = result["settings"], result["machine"]
+    f = result["gemm_floor"]
+    pools = ", ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
+                      f"from {p['file'].split('/')[0]} (threads: {p.get('num_threads')})"
+                      for p in result["blas"] if p.get("user_api") == "blas") or "none found"
+    mem = result.get("memory_baseline_mib")
+    lines = [
+        f"{s['sizes_text']} ReLU MLP, softmax cross-entropy, Adam 1e-3, batch {s['batch_size']}, "
+        f"float32; {s['n_train']} training / {s['n_test']} test samples ({s['data']}).",
+        f"{s['epochs']} timed epochs after {s['warmup']} warm-up, engines interleaved epoch by "
+        f"epoch; test accuracy after all {s['epochs'] + s['warmup']} epochs.",
+        f"Machine: {m['cpu']}, {m['cores']} cores, load average {m['load_average']} at the "
+        f"start; threads pinned to {s['threads']}; BLAS: {pools}.",
+        f"GEMM floor: {f['gflop']:.2f} GFLOP of matrix products per epoch, timed alone through "
+        f"NumPy's BLAS ({f['gflops_per_s']:.1f} GFLOP/s at its median).",
+    ]
+    if mem is not None:
+        lines.append(f"Peak RSS: whole-process peak (VmHWM) of a fresh process that loads "
+                     f"the data and trains that engine for one epoch; a process that only "
+                     f"imports NumPy and loads the data peaks at {mem:.0f} MiB.")
+    else:
+        lines.append("Peak RSS: not measured (--no-memory).")
+    return lines
+
+
+def markdown(result):
+    """The whole Markdown report: summary lines, the table, versions."""
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(result["versions"].items()))
+    return "\n".join(["# backprop benchmark", "", *[f"- {line}" for line in summary(result)], "",
+                      table(result), "", f"Versions: {versions}.", ""])
+
+
+def write_markdown(path, result):
+    with open(path, "w") as f:
+        f.write(markdown(result))
+
+
+def write_chart(path, result):
+    """A horizontal bar chart of seconds per epoch (median, min-max whiskers), floor dashed;
+    the axis ends at twice the slowest median, and a whisker cut there is labelled."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    ran = [e for e in result["engines"] if e["status"] == "ok"]
+    ran.sort(key=lambda e: e["median_s"])
+    fig = Figure(figsize=(7, 0.5 * len(ran) + 1.6), layout="constrained")
+    ax = fig.add_subplot()
+    y = range(len(ran))
+    medians = [e["median_s"] for e in ran]
+    errors = [[e["median_s"] - e["min_s"] for e in ran], [e["max_s"] - e["median_s"] for e in ran]]
+    ax.barh(list(y), medians, xerr=errors, color="tab:blue", capsize=3)
+    right = 2 * max(medians)  # one stalled epoch must not squash every bar
+    ax.set_xlim(0, right)
+    for i, e in enumerate(ran):
+        if e["max_s"] > right:
+            ax.annotate(f"max {e['max_s']:.1f} s", (right, i), xytext=(-4, 6),
+                        textcoords="offset points", ha="right", fontsize=8)
+    ax.set_yticks(list(y), [e["name"] for e in ran])
+    ax.invert_yaxis()
+    floor = result["gemm_floor"]["median_s"]
+    ax.axvline(floor, color="tab:red", linestyle="--", label=f"GEMM floor {floor:.3f} s")
+    ax.set_xlabel("seconds per epoch (median; whiskers: min-max)")
+    s = result["settings"]
+    ax.set_title(f"{s['sizes_text']}, batch {s['batch_size']}, {s['threads']} threads",
+                 fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig.savefig(path, dpi=120)
