@@ -276,7 +276,6 @@ def _run_train(args):
     from . import kernels
     if args.backend:
         kernels.set_backend(args.backend)
-    kernels.backend()  # load the kernels before the thread pools are sized
     threads = kernels.set_threads(args.threads)
     from . import train
     from .data import load_fashion_mnist

@@ -35,6 +35,7 @@ class Optimizer:
         self.t = 0
         # params lying back to back in one buffer (a Sequential's) are updated in one pass
         self._flat = contiguous_span(params)
+        self._grads_seen = self._grads_span = None
         self._flat_state = {}
         self.state = {}
         for slot in self.slots:
@@ -60,13 +61,21 @@ class Optimizer:
         self.t += 1
         k = kernels.backend()
         cast = self.params[0].dtype.type
-        flat_grads = contiguous_span(grads) if self._flat is not None else None
+        flat_grads = self._flat_grads(grads) if self._flat is not None else None
         if flat_grads is not None:  # one pass over all parameters
             self._update(k, self._flat, flat_grads, self._flat_state, cast)
             return
         for i, (w, g) in enumerate(pairs):
             self._update(k, w, g, {s: v[i].reshape(-1) for s, v in self.state.items()},
                          w.dtype.type)
+
+    def _flat_grads(self, grads):
+        """``contiguous_span(grads)``, remembered while the same arrays come back (a
+        model's grads are the same views every step)."""
+        if self._grads_seen is None or len(grads) != len(self._grads_seen) or any(
+                a is not b for a, b in zip(grads, self._grads_seen)):
+            self._grads_seen, self._grads_span = list(grads), contiguous_span(grads)
+        return self._grads_span
 
     def _update(self, k, w, g, slots, cast):
         """Update the flat parameter view w with gradient g; ``slots`` maps each state
@@ -131,7 +140,7 @@ class SGD(Optimizer):
             k._sgd_step(w, g, cast(self.lr))
         else:
             k._momentum_step(w, g, slots["velocity"], cast(self.lr), cast(self.momentum),
-                             self.nesterov)
+                             self.nesterov, cast(np.finfo(cast).tiny))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "momentum": self.momentum,
@@ -156,7 +165,8 @@ class RMSProp(Optimizer):
         self.rho, self.eps = float(rho), float(eps)
 
     def _update(self, k, w, g, slots, cast):
-        k._rmsprop_step(w, g, slots["s"], cast(self.lr), cast(self.rho), cast(self.eps))
+        hyper = (self.lr, self.rho, 1 - self.rho, self.eps, np.finfo(cast).tiny)
+        k._rmsprop_step(w, g, slots["s"], tuple(cast(h) for h in hyper))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "rho": self.rho, "eps": self.eps}
@@ -210,11 +220,17 @@ class Adam(Optimizer):
             raise ValueError(f"eps must be > 0, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
+    def hyper(self, dtype):
+        """The kernel's constants at step t, in ``dtype``:
+        (eta, b1, 1 - b1, b2, 1 - b2, eps, c1, c2, tiny) with m_hat = m c1, v_hat = v c2."""
+        c1 = 1 / (1 - self.beta1 ** self.t)
+        c2 = 1 / (1 - self.beta2 ** self.t)
+        cast = np.dtype(dtype).type
+        return tuple(cast(h) for h in (self.lr, self.beta1, 1 - self.beta1, self.beta2,
+                                       1 - self.beta2, self.eps, c1, c2, np.finfo(cast).tiny))
+
     def _update(self, k, w, g, slots, cast):
-        c1 = 1 / (1 - self.beta1 ** self.t)  # m_hat = m c1
-        c2 = 1 / (1 - self.beta2 ** self.t)  # v_hat = v c2
-        hyper = tuple(cast(h) for h in (self.lr, self.beta1, self.beta2, self.eps, c1, c2))
-        k._adam_step(w, g, slots["m"], slots["v"], hyper)
+        k._adam_step(w, g, slots["m"], slots["v"], self.hyper(cast))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,

@@ -47,10 +47,15 @@ def backend_name():
 
 
 def set_threads(n=None):
-    """Use ``n`` threads in every pool the engine runs: NumPy's BLAS (through
-    threadpoolctl) and numba's. None: $BACKPROP_THREADS, else $OMP_NUM_THREADS, else every
-    core. One number for both, so the two pools never oversubscribe the machine.
-    Returns the number set."""
+    """Use ``n`` threads for the engine's arithmetic. None: $BACKPROP_THREADS, else
+    $OMP_NUM_THREADS, else every core. Returns the number set.
+
+    The GEMMs are the only multithreaded work: NumPy's BLAS gets ``n`` threads (through
+    threadpoolctl, in force for the rest of the process). The numba kernels are serial
+    (see ``_policy.py``), so no second pool competes with BLAS's on the same cores;
+    NUMBA_NUM_THREADS is set to ``n`` too, so any parallel numba code loaded later
+    follows the same setting.
+    """
     if n is None:
         n = os.environ.get("BACKPROP_THREADS") or os.environ.get("OMP_NUM_THREADS") or os.cpu_count()
     try:
@@ -59,12 +64,9 @@ def set_threads(n=None):
         raise ValueError(f"the number of threads must be a whole number, got {n!r}") from None
     if n < 1:
         raise ValueError(f"the number of threads must be >= 1, got {n}")
-    import sys
-    if "numba" in sys.modules:  # numba's own pool, if the numba backend is loaded
-        import numba
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))  # loads its OpenMP
     from threadpoolctl import threadpool_limits
-    threadpool_limits(n)  # every BLAS and OpenMP library loaded by now; stays in force
+    threadpool_limits(n)
+    os.environ["NUMBA_NUM_THREADS"] = str(n)
     return n
 
 

@@ -265,6 +265,11 @@ def _sigmoid_xent_logits(z, t, c, dE_dz):
 
 
 # ---------------------------------------------- optimizer updates, in place on flat 1-D views
+# Decaying state (momentum, RMSProp's s, Adam's m and v) is flushed to 0
+# below ``tiny``, the smallest normal float, as flush-to-zero hardware would do: a weight
+# whose gradient stays 0 (a border pixel's) lets its state decay into the subnormal range,
+# where every operation costs ~100 cycles, and the flushed value moves no weight by even
+# one ulp.
 
 
 @kernel
@@ -275,30 +280,39 @@ def _sgd_step(w, g, lr):
 
 
 @kernel
-def _momentum_step(w, g, v, lr, mu, nesterov):
+def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
     """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
     for i in range(w.size):
-        v[i] = mu * v[i] - lr * g[i]
+        vi = mu * v[i] - lr * g[i]
+        vi *= abs(vi) >= tiny  # subnormal -> 0 (a multiply by a mask vectorises; NaN stays)
+        v[i] = vi
         if nesterov:
-            w[i] += mu * v[i] - lr * g[i]
+            w[i] += mu * vi - lr * g[i]
         else:
-            w[i] += v[i]
+            w[i] += vi
 
 
 @kernel
-def _rmsprop_step(w, g, s, lr, rho, eps):
-    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps)."""
+def _rmsprop_step(w, g, s, hyper):
+    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps).
+
+    ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
+    """
+    lr, rho, one_minus_rho, eps, tiny = hyper
     for i in range(w.size):
-        s[i] = rho * s[i] + (1 - rho) * g[i] * g[i]
-        w[i] -= lr * g[i] / (math.sqrt(s[i]) + eps)
+        si = rho * s[i] + one_minus_rho * (g[i] * g[i])
+        si *= si >= tiny  # subnormal -> 0
+        s[i] = si
+        w[i] -= lr * g[i] / (math.sqrt(si) + eps)
 
 
 @kernel
 def _adagrad_step(w, g, s, lr, eps):
     """s <- s + g^2;  w <- w - eta g / (sqrt(s) + eps)."""
     for i in range(w.size):
-        s[i] += g[i] * g[i]
-        w[i] -= lr * g[i] / (math.sqrt(s[i]) + eps)
+        si = s[i] + g[i] * g[i]
+        s[i] = si
+        w[i] -= lr * g[i] / (math.sqrt(si) + eps)
 
 
 @kernel
@@ -306,14 +320,19 @@ def _adam_step(w, g, m, v, hyper):
     """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     w <- w - eta (m c1) / (sqrt(v c2) + eps), with c1 = 1/(1 - b1^t), c2 = 1/(1 - b2^t).
 
-    ``hyper`` is the tuple (eta, b1, b2, eps, c1, c2) in the arrays' dtype.
+    ``hyper`` is (eta, b1, 1 - b1, b2, 1 - b2, eps, c1, c2, tiny) in the arrays' dtype
+    (see ``backprop.optim.Adam.hyper``), so float32 arithmetic stays float32.
     """
-    lr, b1, b2, eps, c1, c2 = hyper
+    lr, b1, one_minus_b1, b2, one_minus_b2, eps, c1, c2, tiny = hyper
     for i in range(w.size):
         gi = g[i]
-        m[i] = b1 * m[i] + (1 - b1) * gi
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi
-        w[i] -= lr * (m[i] * c1) / (math.sqrt(v[i] * c2) + eps)
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * (gi * gi)
+        mi *= abs(mi) >= tiny  # subnormal -> 0 (a multiply by a mask vectorises; NaN stays)
+        vi *= vi >= tiny
+        m[i] = mi
+        v[i] = vi
+        w[i] -= lr * (mi * c1) / (np.sqrt(vi * c2) + eps)
 
 
 # ------------------------------------------------------------------------------------ data

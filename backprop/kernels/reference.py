@@ -147,6 +147,13 @@ def _sigmoid_xent_logits(z, t, c, dE_dz):
 
 
 # ---------------------------------------------- optimizer updates, in place on flat 1-D views
+# Decaying state is flushed to 0 below ``tiny`` (the smallest normal float), as in the
+# numba kernels: see jit.py for why.
+
+
+def flush_to_zero(a, tiny):
+    """a[|a| < tiny] = 0."""
+    a[np.abs(a) < tiny] = 0
 
 
 def _sgd_step(w, g, lr):
@@ -154,20 +161,24 @@ def _sgd_step(w, g, lr):
     w -= lr * g
 
 
-def _momentum_step(w, g, v, lr, mu, nesterov):
+def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
     """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
-    v *= mu
-    v -= lr * g
+    v[...] = mu * v - lr * g
+    flush_to_zero(v, tiny)
     if nesterov:
         w += mu * v - lr * g
     else:
         w += v
 
 
-def _rmsprop_step(w, g, s, lr, rho, eps):
-    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps)."""
-    s *= rho
-    s += (1 - rho) * g * g
+def _rmsprop_step(w, g, s, hyper):
+    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps).
+
+    ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
+    """
+    lr, rho, one_minus_rho, eps, tiny = hyper
+    s[...] = rho * s + one_minus_rho * (g * g)
+    flush_to_zero(s, tiny)
     w -= lr * g / (np.sqrt(s) + eps)
 
 
@@ -181,13 +192,14 @@ def _adam_step(w, g, m, v, hyper):
     """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     w <- w - eta (m c1) / (sqrt(v c2) + eps), with c1 = 1/(1 - b1^t), c2 = 1/(1 - b2^t).
 
-    ``hyper`` is the tuple (eta, b1, b2, eps, c1, c2) in the arrays' dtype.
+    ``hyper`` is (eta, b1, 1 - b1, b2, 1 - b2, eps, c1, c2, tiny) in the arrays' dtype
+    (see ``backprop.optim.Adam.hyper``).
     """
-    lr, b1, b2, eps, c1, c2 = hyper
-    m *= b1
-    m += (1 - b1) * g
-    v *= b2
-    v += (1 - b2) * g * g
+    lr, b1, one_minus_b1, b2, one_minus_b2, eps, c1, c2, tiny = hyper
+    m[...] = b1 * m + one_minus_b1 * g
+    v[...] = b2 * v + one_minus_b2 * (g * g)
+    flush_to_zero(m, tiny)
+    flush_to_zero(v, tiny)
     w -= lr * (m * c1) / (np.sqrt(v * c2) + eps)
 
 
