@@ -152,8 +152,8 @@ def _sigmoid_xent_logits(z, t, c, dE_dz):
 
 
 def flush_to_zero(a, tiny):
-    """a[|a| < tiny] = 0."""
-    a[np.abs(a) < tiny] = 0
+    """a[|a| < tiny] = 0, as a multiply by the mask |a| >= tiny (NaN stays NaN)."""
+    a *= np.abs(a) >= tiny
 
 
 def _sgd_step(w, g, lr):
