@@ -171,16 +171,11 @@ class Sequential:
     @classmethod
     def from_arrays(cls, arrays, source="arrays"):
         """Rebuild a model from ``state_arrays`` output, checking format and shapes."""
+        check_format(arrays, FORMAT, FORMAT_VERSION, source, "model")
         try:
-            fmt, version = str(arrays["format"]), int(arrays["format_version"])
             config = json.loads(str(arrays["config"]))
         except (KeyError, ValueError) as error:
             raise ValueError(f"{source} is not a backprop model file ({error})") from None
-        if fmt != FORMAT:
-            raise ValueError(f"{source} is not a backprop model file (format {fmt!r})")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"{source} has model format version {version}; this version of "
-                             f"backprop reads version {FORMAT_VERSION}")
         layers = []
         for i, c in enumerate(config):
             W = arrays.get(f"W{i + 1}")
@@ -219,6 +214,20 @@ def _pack(layers, names):
             setattr(layer, name, view)
             start += a.size
     return flat
+
+
+def check_format(arrays, expected, version, source, what):
+    """Check the "format" and "format_version" entries of a file's arrays; ValueError in
+    words (naming ``source``, a "model" or "checkpoint" file) if they are missing or differ."""
+    try:
+        found, found_version = str(arrays["format"]), int(arrays["format_version"])
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"{source} is not a backprop {what} file (no format entry)") from None
+    if found != expected:
+        raise ValueError(f"{source} is not a backprop {what} file (format {found!r})")
+    if found_version != version:
+        raise ValueError(f"{source} has {what} format version {found_version}; this version "
+                         f"of backprop reads version {version}")
 
 
 def split_like(flat, like):

@@ -31,7 +31,7 @@ import numpy as np
 from . import __version__, kernels
 from .data import Batches
 from .losses import MSE, SoftmaxCrossEntropy
-from .model import Sequential, load_npz, save_npz_atomic
+from .model import Sequential, check_format, load_npz, save_npz_atomic
 from .optim import OPTIMIZERS, get_optimizer
 from .progress import Progress
 
@@ -226,17 +226,16 @@ def save_checkpoint(path, config, model, optimizer, position):
 
 def load_checkpoint(path, config, model, optimizer):
     """Restore model and optimizer from ``path``; the checkpoint must match ``config``."""
-    arrays = load_npz(path)
     try:
-        fmt, version = str(arrays["format"]), int(arrays["format_version"])
-    except KeyError:
-        raise TrainingError(f"{path} is not a backprop checkpoint") from None
-    if fmt != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path} is not a backprop checkpoint (format {fmt!r})")
-    if version != CHECKPOINT_VERSION:
-        raise TrainingError(f"{path} has checkpoint format {version}; this backprop reads "
-                            f"{CHECKPOINT_VERSION}")
-    saved = TrainConfig.from_dict(json.loads(str(arrays["config"])))
+        arrays = load_npz(path)
+        check_format(arrays, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, path, "checkpoint")
+        saved = TrainConfig.from_dict(json.loads(str(arrays["config"])))
+        position = _Position(**json.loads(str(arrays["position"])))
+    except ValueError as error:  # load_npz and check_format name the file
+        message = str(error)
+        raise TrainingError(message if str(path) in message else f"{path}: {message}") from None
+    except (KeyError, TypeError) as error:
+        raise TrainingError(f"{path} is a damaged checkpoint (missing or bad entry {error})") from None
     differs = [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
                for k in ("hidden", "activation", "loss", "optimizer", "batch_size", "lr",
                          "seed", "dtype")
@@ -254,7 +253,7 @@ def load_checkpoint(path, config, model, optimizer):
                                      if k.startswith("optim.")})
     except ValueError as error:
         raise TrainingError(f"{path}: {error}") from None
-    return _Position(**json.loads(str(arrays["position"])))
+    return position
 
 
 def _write_history(out_dir, history):
