@@ -23,26 +23,17 @@ ends with), on a 2-core AMD EPYC virtual machine, numba 0.68, numpy 2.4, float32
 
     | kernel               | shape                              | numba us/call | numpy us/call | speedup | agree |
     |----------------------|------------------------------------|--------------:|--------------:|--------:|------:|
-    | _relu_forward        | (100, 256)                         |          2.86 |         15.03 |    5.26 |   yes |
-    | _relu_forward        | (100, 128)                         |          1.45 |          8.58 |    5.93 |   yes |
-    | _relu_forward        | (100, 64)                          |          0.80 |          5.19 |    6.44 |   yes |
-    | _relu_forward        | (100, 32)                          |          0.52 |          3.98 |    7.59 |   yes |
-    | _relu_delta          | (100, 256)                         |          8.12 |         36.51 |    4.50 |   yes |
-    | _relu_delta          | (100, 128)                         |          4.17 |         19.91 |    4.78 |   yes |
-    | _relu_delta          | (100, 64)                          |          2.25 |         12.33 |    5.48 |   yes |
-    | _relu_delta          | (100, 32)                          |          1.30 |          8.59 |    6.61 |   yes |
-    | _softmax_xent_labels | (100, 10), labels (100,)           |          6.33 |         23.16 |    3.66 |   yes |
-    | _adam_step           | W1 (200704,)                       |        104.61 |        314.60 |    3.01 |   yes |
-    | _adam_step           | b1 (256,)                          |          0.73 |          6.33 |    8.72 |   yes |
-    | _adam_step           | W2 (32768,)                        |         30.00 |         54.74 |    1.82 |   yes |
-    | _adam_step           | b2 (128,)                          |          0.70 |          6.04 |    8.61 |   yes |
-    | _adam_step           | W3 (8192,)                         |          4.89 |         18.31 |    3.74 |   yes |
-    | _adam_step           | b3 (64,)                           |          0.66 |          5.97 |    9.08 |   yes |
-    | _adam_step           | W4 (2048,)                         |          2.97 |         14.79 |    4.98 |   yes |
-    | _adam_step           | b4 (32,)                           |          0.63 |          5.92 |    9.35 |   yes |
-    | _adam_step           | W5 (320,)                          |          0.90 |          6.83 |    7.63 |   yes |
-    | _adam_step           | b5 (10,)                           |          0.62 |          5.82 |    9.34 |   yes |
-    | _gather_scaled       | (100, 784) from (60000, 784) uint8 |          8.51 |         21.62 |    2.54 |   yes |
+    | _relu_forward        | (100, 256)                         |          2.10 |         15.24 |    7.26 |   yes |
+    | _relu_forward        | (100, 128)                         |          1.46 |          8.89 |    6.07 |   yes |
+    | _relu_forward        | (100, 64)                          |          1.24 |          7.40 |    5.96 |   yes |
+    | _relu_forward        | (100, 32)                          |          0.60 |          3.77 |    6.33 |   yes |
+    | _relu_delta          | (100, 256)                         |          3.35 |         36.77 |   10.96 |   yes |
+    | _relu_delta          | (100, 128)                         |          1.85 |         19.91 |   10.74 |   yes |
+    | _relu_delta          | (100, 64)                          |          1.36 |         12.83 |    9.44 |   yes |
+    | _relu_delta          | (100, 32)                          |          1.21 |          9.21 |    7.58 |   yes |
+    | _softmax_xent_labels | (100, 10), labels (100,)           |          6.00 |         22.55 |    3.76 |   yes |
+    | _adam_step           | theta (244522,)                    |        101.05 |        663.05 |    6.56 |   yes |
+    | _gather_scaled       | (100, 784) from (60000, 784) uint8 |          8.57 |         21.58 |    2.52 |   yes |
 """
 import argparse
 import os

@@ -30,15 +30,16 @@ def _identity_forward(z, b, O):
 def _sigmoid_forward(z, b, O):
     """z += b;  O = 1 / (1 + exp(-z)), written so exp never overflows."""
     B, n = z.shape
+    one = z.dtype.type(1)  # a literal 1.0 would turn float32 arithmetic into float64
     for i in range(B):
         for k in range(n):
             x = z[i, k] + b[k]
             z[i, k] = x
             if x >= 0:
-                O[i, k] = 1.0 / (1.0 + math.exp(-x))
+                O[i, k] = one / (one + math.exp(-x))
             else:
                 e = math.exp(x)
-                O[i, k] = e / (1.0 + e)
+                O[i, k] = e / (one + e)
 
 
 @kernel
@@ -56,11 +57,12 @@ def _tanh_forward(z, b, O):
 def _relu_forward(z, b, O):
     """z += b;  O = max(z, 0) (NaN passes through, as in np.maximum)."""
     B, n = z.shape
+    zero = z.dtype.type(0)  # a literal 0.0 would turn float32 into float64
     for i in range(B):
         for k in range(n):
             x = z[i, k] + b[k]
             z[i, k] = x
-            O[i, k] = 0.0 if x < 0 else x
+            O[i, k] = zero if x < 0 else x
 
 
 @kernel
@@ -112,11 +114,12 @@ def _identity_delta(g, delta, db):
 def _sigmoid_delta(O, g, delta, db):
     """delta = O (1 - O) g;  db = sum_n delta."""
     B, n = g.shape
+    one = g.dtype.type(1)
     db[:] = 0
     for i in range(B):
         for k in range(n):
             o = O[i, k]
-            d = o * (1 - o) * g[i, k]
+            d = o * (one - o) * g[i, k]
             delta[i, k] = d
             db[k] += d
 
@@ -125,11 +128,12 @@ def _sigmoid_delta(O, g, delta, db):
 def _tanh_delta(O, g, delta, db):
     """delta = (1 - O^2) g;  db = sum_n delta."""
     B, n = g.shape
+    one = g.dtype.type(1)
     db[:] = 0
     for i in range(B):
         for k in range(n):
             o = O[i, k]
-            d = (1 - o * o) * g[i, k]
+            d = (one - o * o) * g[i, k]
             delta[i, k] = d
             db[k] += d
 
@@ -138,10 +142,11 @@ def _tanh_delta(O, g, delta, db):
 def _relu_delta(z, g, delta, db):
     """delta = g if z >= 0 else 0 (relu'(0) = 1);  db = sum_n delta."""
     B, n = g.shape
+    zero = g.dtype.type(0)  # a literal 0.0 would turn float32 into float64
     db[:] = 0
     for i in range(B):
         for k in range(n):
-            d = g[i, k] if z[i, k] >= 0 else 0.0
+            d = g[i, k] if z[i, k] >= 0 else zero
             delta[i, k] = d
             db[k] += d
 
