@@ -206,7 +206,13 @@ def _positive_int(text):
 
 
 def _non_negative_int(text):
-    return 0 if text.strip() == "0" else _positive_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
 
 
 def _positive_float(text):
@@ -252,7 +258,8 @@ def _add_train(sub):
     p.add_argument("--loss", default="ce", choices=["ce", "mse"],
                    help="ce: softmax cross-entropy on logits; mse: softmax outputs with "
                         "1/2 sum (O - t)^2 (default ce)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (default 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=0,
+                   help="seed of weights and shuffling (default 0)")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files "
                    "(default: $BACKPROP_DATA, the user cache, /usr/share/datasets/fashion-mnist)")
     p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
@@ -304,6 +311,9 @@ def _run_train(args):
     except train.TrainingError as error:
         print(f"backprop: error: {error}", file=sys.stderr)
         return 3
+    except MemoryError as error:
+        raise UsageError(f"not enough memory for a {'-'.join(map(str, config.sizes()))} "
+                         f"network ({error}); choose smaller --hidden sizes") from None
     figures = []
     if not args.no_plots and history["epochs"]:
         from . import plots
@@ -462,4 +472,9 @@ def main(argv=None):
         if os.environ.get("BACKPROP_DEBUG"):
             raise
         print(f"backprop: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError as error:  # e.g. --hidden 99999999999
+        if os.environ.get("BACKPROP_DEBUG"):
+            raise
+        print(f"backprop: error: not enough memory: {error}", file=sys.stderr)
         return 2

@@ -185,6 +185,11 @@ class Sequential:
             if W.shape != (c["n_in"], c["n_out"]) or b.shape != (c["n_out"],):
                 raise ValueError(f"{source}: layer {i + 1} weights have shapes {W.shape} and "
                                  f"{b.shape}, expected ({c['n_in']}, {c['n_out']}) and ({c['n_out']},)")
+            first = arrays["W1"].dtype
+            if first not in (np.float32, np.float64) or W.dtype != first or b.dtype != first:
+                raise ValueError(f"{source}: layer {i + 1} weights are {W.dtype} and {b.dtype}; "
+                                 f"a model's weights are all float32 or all float64 "
+                                 f"(layer 1: {first})")
             activation = dict(c["activation"])
             layer = Dense(c["n_in"], c["n_out"],
                           activation=get_activation(activation.pop("name"), **activation),
@@ -262,7 +267,14 @@ def load_npz(path):
     """All arrays of an .npz file, read without pickle; a damaged file is a ValueError."""
     import zipfile
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+        data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as error:
+        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):  # a lone .npy array
+        raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
+                         f"not an .npz archive)")
+    try:
+        with data:
+            return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as error:
         raise ValueError(f"{path} is not a readable .npz file ({error})") from None

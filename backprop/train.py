@@ -81,6 +81,7 @@ class TrainConfig:
              f"unknown optimizer {self.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"),
             (self.loss in ("ce", "mse"), f"unknown loss {self.loss!r}; expected ce or mse"),
             (self.eval_every >= 0, f"eval-every must be >= 0 steps, got {self.eval_every}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.dtype in ("float32", "float64"), f"dtype must be float32 or float64, got {self.dtype}"),
         ]
         for ok, message in checks:
@@ -242,10 +243,15 @@ def load_checkpoint(path, config, model, optimizer):
                if getattr(saved, k) != getattr(config, k)]
     if differs:
         raise TrainingError(f"{path} was written by a different run: " + ", ".join(differs))
-    restored = Sequential.from_arrays(
-        {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}, str(path))
+    try:
+        restored = Sequential.from_arrays(
+            {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}, str(path))
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
     if restored.config() != model.config():
         raise TrainingError(f"{path} holds a different architecture: {restored.config()}")
+    if restored.dtype != model.dtype:
+        raise TrainingError(f"{path} holds {restored.dtype} weights; this run is {model.dtype}")
     for p, q in zip(model.params, restored.params):
         p[...] = q
     try:
@@ -257,11 +263,25 @@ def load_checkpoint(path, config, model, optimizer):
 
 
 def _write_history(out_dir, history):
+    """Write history.json through a temporary file and a rename, leaving no temporary
+    file behind if either fails."""
     tmp = os.path.join(out_dir, f".tmp-{HISTORY}")
-    with open(tmp, "w") as f:
-        json.dump(history, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, os.path.join(out_dir, HISTORY))
+    try:
+        with open(tmp, "w") as f:
+            json.dump(history, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, os.path.join(out_dir, HISTORY))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _remove_stale_temporaries(out_dir):
+    """Temporary files a killed run left behind (.tmp-*.npz, .tmp-history.json)."""
+    for name in os.listdir(out_dir):
+        if name.startswith(".tmp-") and (name.endswith(".npz") or name == f".tmp-{HISTORY}"):
+            os.unlink(os.path.join(out_dir, name))
 
 
 def prepare_out_dir(out_dir):
@@ -311,6 +331,7 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
         prepare_out_dir(out_dir)
+        _remove_stale_temporaries(out_dir)
     if resume:
         if not out_dir or not os.path.exists(checkpoint_path):
             raise FileNotFoundError(f"no checkpoint to resume from in {out_dir or '(no --out)'}; "
@@ -328,8 +349,11 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         if position.epoch >= config.epochs:
             say(f"the run already has {position.epoch} of {config.epochs} epochs")
 
-    def checkpoint():
-        if checkpoint_path:
+    def save_state():
+        """history.json first, then the checkpoint: a kill between the two leaves a
+        history one record ahead of the checkpoint, which resume trims, never behind."""
+        if out_dir:
+            _write_history(out_dir, history)
             save_checkpoint(checkpoint_path, config, model, optimizer, position)
 
     with _SignalFlag() as stop:
@@ -361,9 +385,7 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
                         say(f"step {position.global_step}: test loss {result['loss']:.4f}, "
                             f"test accuracy {result['accuracy']:.4f}")
                     if stop.signum is not None:
-                        checkpoint()
-                        if out_dir:
-                            _write_history(out_dir, history)
+                        save_state()
                         name = signal.Signals(stop.signum).name
                         where = (f"checkpoint saved to {checkpoint_path}; resume with: backprop "
                                  f"train --out {out_dir} --resume" if checkpoint_path
@@ -380,9 +402,7 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
             history["epochs"].append(record)
             position = _Position(epoch=epoch, global_step=position.global_step,
                                  rng_state=next_epoch_state)
-            checkpoint()
-            if out_dir:
-                _write_history(out_dir, history)
+            save_state()
             say(f"epoch {epoch:>3}/{config.epochs}  train loss {record['train_loss']:.4f}  "
                 f"train acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f}  "
                 f"test acc {record['test_accuracy']:.4f}  {seconds:.2f}s")
@@ -404,7 +424,9 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
 
 def _diverged_message(model, x, E, epoch, position, checkpoint_path):
     where = _where_nonfinite(model, x)
+    advice = ("check the data" if where.startswith("the input batch")
+              else "try a smaller learning rate")
     kept = (f"; the last good checkpoint is {checkpoint_path}"
             if checkpoint_path and os.path.exists(checkpoint_path) else "")
     return (f"training diverged at epoch {epoch}, step {position.step_in_epoch + 1}: loss is {E} "
-            f"({where}); try a smaller learning rate{kept}")
+            f"({where}); {advice}{kept}")

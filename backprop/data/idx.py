@@ -150,7 +150,11 @@ def _read_stream(stream, name, hasher, available=None, limit=None):
     array = data.view(dtype)
     if not dtype.isnative:  # swap in place: no second copy of the data
         array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
-    return array.reshape(shape)
+    try:
+        return array.reshape(shape)
+    except ValueError as error:  # e.g. more dimensions than numpy allows
+        raise ValueError(f"{name}: the header's shape {shape if ndim <= 8 else f'of {ndim} dimensions'} "
+                         f"cannot be a NumPy array ({error})") from None
 
 
 def write_idx(path, array):
