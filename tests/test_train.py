@@ -169,3 +169,34 @@ def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert f"test accuracy {history['final_test_accuracy']:.4f}" in report
     assert "Ankle boot" in report and "confusion matrix" in report
+
+
+@needs_data
+def test_nan_in_the_weights_after_a_good_epoch_keeps_that_epochs_checkpoint(small, tmp_path):
+    """An injected NaN in W3 after epoch 1: epoch 2's first step stops the run, naming the
+    epoch, the step and the parameter, and the epoch-1 checkpoint stays as it was."""
+    config = train.TrainConfig(epochs=3, hidden=(32, 16))
+
+    def poison(record, model):
+        if record["epoch"] == 1:
+            model.layers[2].W[0, 0] = np.nan
+
+    with pytest.raises(train.TrainingError) as info:
+        train.fit(config, small, out_dir=str(tmp_path), quiet=True, on_epoch=poison)
+    message = str(info.value)
+    assert "diverged at epoch 2, step 1: loss is nan (non-finite values in W3" in message
+    assert f"the last good checkpoint is {tmp_path / 'checkpoint.npz'}" in message
+    model, loss, optimizer = train.build(config)
+    position = train.load_checkpoint(tmp_path / "checkpoint.npz", config, model, optimizer)
+    assert position.epoch == 1 and np.all(np.isfinite(model.theta))
+
+
+@needs_data
+def test_cli_diverging_run_exits_3_with_one_line(capsys, tmp_path):
+    """Plain SGD with eta = 1e30 really diverges (the loss turns NaN within a few steps)."""
+    code = main(["train", "--optimizer", "sgd", "--lr", "1e30", "--hidden", "32",
+                 "--epochs", "1", "--quiet", "--no-plots", "--out", str(tmp_path / "run")])
+    assert code == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "training diverged at epoch 1, step" in err, err
+    assert "try a smaller learning rate" in err
