@@ -102,3 +102,11 @@ def test_kernel_benchmark_compares_every_case(tmp_path):
     assert len(rows) == 4 + 4 + 1 + 1 + 1
     assert all(r["agree"] for r in rows)
     assert (tmp_path / "kernels.md").read_text().count("| _adam_step") == 1
+
+
+def test_startup_benchmark_reports_the_first_training_step(capsys):
+    """One fresh process through the real command, to its first step (no timing bound)."""
+    from benchmarks import startup
+    times = startup.main(["--runs", "1"])
+    assert len(times) == 1 and 0 < times[0] < 300
+    assert "run 1: first training step" in capsys.readouterr().out

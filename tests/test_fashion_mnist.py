@@ -294,3 +294,37 @@ def test_cli_fetch(places, serve, tmp_path, monkeypatch, capsys):
     assert "train-images-idx3-ubyte.gz: 100%|" in captured.err  # the final progress line
     assert cli.main(["data"]) == 0
     assert "all 4 files verified" in capsys.readouterr().out
+
+
+@needs_real
+def test_a_verified_load_unpacks_raw_copies_into_the_cache(tmp_path, monkeypatch):
+    """The first load from the Debian .gz files writes raw, verified copies to the user
+    cache; the second load reads those (no decompression) and gives the same arrays."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("BACKPROP_DATA", raising=False)
+    first = fm.load_fashion_mnist()
+    cache = tmp_path / "backprop" / "fashion-mnist"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(fm.FILES.values())
+    assert all(p.suffix != ".gz" for p in fm.locate().values())
+    assert {p.parent for p in fm.locate().values()} == {cache}
+    second = fm.load_fashion_mnist()  # verified again, from the raw files
+    for a, b in zip([*first[0], *first[1]], [*second[0], *second[1]]):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_real
+def test_an_unwritable_cache_does_not_stop_the_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("BACKPROP_DATA", raising=False)
+    import errno
+
+    def full_disk(path, array):
+        with open(path, "wb") as f:
+            f.write(b"\0\0\x08")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fm, "write_idx", full_disk)
+    (x, y), _ = fm.load_fashion_mnist()
+    assert x.shape == (60000, 28, 28)
+    cache = tmp_path / "backprop" / "fashion-mnist"
+    assert not cache.exists() or not any(cache.iterdir())  # no partial file left

@@ -18,6 +18,10 @@ Every file is checked against the SHA-256 of its *decompressed* bytes (the Debia
 are recompressed, so hashes of the .gz files would differ), computed while the file is
 parsed, so each file is read and decompressed once. Digit MNIST has the same file names
 and shapes; the checksum is what tells the two apart.
+
+Decompressing takes most of a load (0.25 s of 0.3 s), so ``load_fashion_mnist`` keeps a
+raw copy of verified .gz files in the user cache (55 MB, written atomically, best
+effort); the next load finds the raw files there first and reads them in ~0.05 s.
 """
 import hashlib
 import http.client
@@ -30,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import Progress
-from .idx import read_idx
+from .idx import read_idx, write_idx
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -186,7 +190,7 @@ def _check_pair(images, labels, split, paths):
                          f"{labels.max()}")
 
 
-def load_fashion_mnist(root=None, verify=True):
+def load_fashion_mnist(root=None, verify=True, unpack=True):
     """Load Fashion-MNIST as uint8 arrays.
 
     Parameters
@@ -196,6 +200,9 @@ def load_fashion_mnist(root=None, verify=True):
     verify : bool
         Check each file's SHA-256 (computed while reading, at no extra pass). Turn it
         off only for synthetic test data.
+    unpack : bool
+        Keep raw copies of verified .gz files in the user cache, so later loads skip
+        the decompression (see ``unpack_to_cache``).
 
     Returns
     -------
@@ -215,8 +222,36 @@ def load_fashion_mnist(root=None, verify=True):
               for key, path in paths.items()}
     for split in ("train", "t10k"):
         _check_pair(arrays[split + "-images"], arrays[split + "-labels"], split, paths)
+    if verify and unpack:
+        unpack_to_cache(paths, arrays)
     return ((arrays["train-images"], arrays["train-labels"]),
             (arrays["t10k-images"], arrays["t10k-labels"]))
+
+
+def unpack_to_cache(paths, arrays):
+    """Write each verified array read from a .gz file as a raw idx file into the user
+    cache folder, unless one is there already. Each goes through a temporary file, is
+    flushed to disk and renamed, so the cache holds whole files or none; any OSError (a
+    read-only or full disk) leaves the cache as it was, and the load goes on."""
+    dest = cache_dir()
+    for key, path in paths.items():
+        target = dest / FILES[key]
+        if Path(path).suffix != ".gz" or target.exists():
+            continue
+        tmp = None
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{FILES[key]}.", suffix=".part")
+            os.close(fd)
+            write_idx(tmp, arrays[key])
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except OSError:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            return
 
 
 def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeout=60):
