@@ -39,18 +39,6 @@ RUN_FILES = {"checkpoint.npz", "history.json", "model.npz"}
 
 
 @pytest.fixture(scope="module")
-def fashion():
-    return backprop.data.load_fashion_mnist(FASHION)
-
-
-@pytest.fixture(scope="module")
-def small(fashion):
-    """3000 training and 1000 test images, as the children see them."""
-    (x, y), (xt, yt) = fashion
-    return (x[:3000].copy(), y[:3000].copy()), (xt[:1000].copy(), yt[:1000].copy())
-
-
-@pytest.fixture(scope="module")
 def small_dir(small, tmp_path_factory):
     """``small`` as x_train.npy, y_train.npy, x_test.npy, y_test.npy for the children."""
     folder = tmp_path_factory.mktemp("small")

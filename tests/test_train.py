@@ -16,18 +16,6 @@ needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
                                 reason="apt-get install dataset-fashion-mnist")
 
 
-@pytest.fixture(scope="module")
-def fashion():
-    return bp.data.load_fashion_mnist(FASHION)
-
-
-@pytest.fixture(scope="module")
-def small(fashion):
-    """3000 training and 1000 test images: enough to exercise every path quickly."""
-    (x, y), (xt, yt) = fashion
-    return (x[:3000], y[:3000]), (xt[:1000], yt[:1000])
-
-
 @needs_data
 def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
     config = train.TrainConfig(epochs=1)
