@@ -297,7 +297,8 @@ def prepare_out_dir(out_dir):
                       f"{error.strerror or error}") from None
 
 
-def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None):
+def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None,
+        n_classes=10):
     """Train ``config`` on ``data`` = ((x_train, y_train), (x_test, y_test)) (uint8 images).
 
     Parameters
@@ -312,6 +313,8 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         Where lines go (``print``).
     on_epoch : callable, optional
         Called as ``on_epoch(record, model)`` after each epoch.
+    n_classes : int
+        Output units (10 for Fashion-MNIST); every label must be below it.
 
     Returns
     -------
@@ -320,7 +323,11 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     """
     (x_train, y_train), (x_test, y_test) = data
     n_in = int(np.prod(x_train.shape[1:]))
-    n_out = int(max(y_train.max(), y_test.max())) + 1
+    n_out = int(n_classes)
+    for name, labels in (("training", y_train), ("test", y_test)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= n_out):
+            raise ValueError(f"{name} labels must be in [0, {n_out - 1}] for {n_out} classes, "
+                             f"got values in [{labels.min()}, {labels.max()}]")
     model, loss, optimizer = build(config, n_in, n_out)
     batches = Batches(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed,
                       dtype=config.dtype, n_classes=n_out)

@@ -188,3 +188,11 @@ def test_cli_diverging_run_exits_3_with_one_line(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "training diverged at epoch 1, step" in err, err
     assert "try a smaller learning rate" in err
+
+
+def test_fit_refuses_labels_beyond_its_classes(small):
+    (x, y), test = small
+    y = y.copy()
+    y[5] = 200
+    with pytest.raises(ValueError, match=r"training labels must be in \[0, 9\] for 10 classes"):
+        train.fit(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), test), quiet=True)
