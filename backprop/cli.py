@@ -349,9 +349,7 @@ def _run_evaluate(args):
     if os.path.exists(model_path):
         model = Sequential.load(model_path)
     elif os.path.exists(checkpoint_path):
-        arrays = load_npz(checkpoint_path)
-        model = Sequential.from_arrays({k[6:]: v for k, v in arrays.items()
-                                        if k.startswith("model.")}, checkpoint_path)
+        model = train.checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
     else:
         raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
                          f"train first with: backprop train --out {args.run_dir}")

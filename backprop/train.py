@@ -225,6 +225,13 @@ def save_checkpoint(path, config, model, optimizer, position):
     save_npz_atomic(path, arrays)
 
 
+def checkpoint_model(arrays, path):
+    """The model stored in a checkpoint's arrays (its "model." entries)."""
+    prefix = "model."
+    return Sequential.from_arrays({k[len(prefix):]: v for k, v in arrays.items()
+                                   if k.startswith(prefix)}, str(path))
+
+
 def load_checkpoint(path, config, model, optimizer):
     """Restore model and optimizer from ``path``; the checkpoint must match ``config``."""
     try:
@@ -244,8 +251,7 @@ def load_checkpoint(path, config, model, optimizer):
     if differs:
         raise TrainingError(f"{path} was written by a different run: " + ", ".join(differs))
     try:
-        restored = Sequential.from_arrays(
-            {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}, str(path))
+        restored = checkpoint_model(arrays, path)
     except ValueError as error:
         raise TrainingError(str(error)) from None
     if restored.config() != model.config():
