@@ -110,3 +110,13 @@ def test_startup_benchmark_reports_the_first_training_step(capsys):
     times = startup.main(["--runs", "1"])
     assert len(times) == 1 and 0 < times[0] < 300
     assert "run 1: first training step" in capsys.readouterr().out
+
+
+def test_profile_step_splits_an_epoch_into_its_phases(fashion):
+    """One timed epoch of the reference run, split by phase (no timing bound)."""
+    from benchmarks import profile_step
+    phases, floor = profile_step.profile(epochs=1)
+    assert list(phases) == profile_step.PHASES + ["whole epoch"]
+    parts = sum(phases[name] for name in profile_step.PHASES)
+    assert 0 < parts <= phases["whole epoch"] and floor > 0
+    assert "| optimizer (Adam) |" in profile_step.table(phases, floor)
