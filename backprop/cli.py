@@ -233,6 +233,14 @@ def _sizes(text):
     return sizes
 
 
+def _fashion_mnist(folder):
+    """The data set from ``--data`` (which must exist if given) or the usual places."""
+    if folder and not os.path.isdir(folder):
+        raise UsageError(f"--data {folder}: no such folder")
+    from .data import load_fashion_mnist
+    return load_fashion_mnist(folder)
+
+
 def _add_train(sub):
     p = sub.add_parser(
         "train", help="train the tutorial's MLP on Fashion-MNIST",
@@ -282,7 +290,6 @@ def _run_train(args):
         kernels.set_backend(args.backend)
     threads = kernels.set_threads(args.threads)
     from . import train
-    from .data import load_fashion_mnist
     config = train.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                optimizer=args.optimizer, hidden=args.hidden,
                                activation=args.activation, loss=args.loss, seed=args.seed,
@@ -291,10 +298,8 @@ def _run_train(args):
             and os.path.exists(os.path.join(args.out, train.CHECKPOINT))):
         raise UsageError(f"{args.out} already holds a run; pass --resume to continue it, "
                          f"--force to start over, or --out to choose another folder")
-    if args.data and not os.path.isdir(args.data):
-        raise UsageError(f"--data {args.data}: no such folder")
     train.prepare_out_dir(args.out)
-    data = load_fashion_mnist(args.data)
+    data = _fashion_mnist(args.data)
     say = (lambda *a: None) if args.quiet else print
     say(f"training {'-'.join(map(str, config.sizes()))} {config.activation}, loss {config.loss}, "
         f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epochs, "
@@ -341,7 +346,7 @@ def _run_evaluate(args):
         from . import kernels
         kernels.set_backend(args.backend)
     from . import train
-    from .data import CLASS_NAMES, load_fashion_mnist
+    from .data import CLASS_NAMES
     from .losses import SoftmaxCrossEntropy
     from .model import Sequential, load_npz
     model_path = os.path.join(args.run_dir, train.MODEL)
@@ -353,9 +358,7 @@ def _run_evaluate(args):
     else:
         raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
                          f"train first with: backprop train --out {args.run_dir}")
-    if args.data and not os.path.isdir(args.data):
-        raise UsageError(f"--data {args.data}: no such folder")
-    _, (x_test, y_test) = load_fashion_mnist(args.data)
+    _, (x_test, y_test) = _fashion_mnist(args.data)
     if model.n_in != x_test[0].size or model.n_out != len(CLASS_NAMES):
         raise UsageError(f"the model maps {model.n_in} inputs to {model.n_out} outputs; "
                          f"Fashion-MNIST needs {x_test[0].size} to {len(CLASS_NAMES)}")

@@ -162,16 +162,12 @@ def _model_gradients(model, loss, x, t, h):
     return analytic, numeric, _kink_margin(model.layers)
 
 
-def _per_parameter(model, flat):
-    """Split a flat gradient into arrays shaped like ``model.params``."""
-    return split_like(flat, model.params)
-
-
 def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
     """Every parameter gradient of ``model`` under ``loss``, over the flattened theta."""
     analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
     checks = [compare(f"dE/d{name}", a, n) for name, a, n in
-              zip(model.param_names, _per_parameter(model, analytic), _per_parameter(model, numeric))]
+              zip(model.param_names, split_like(analytic, model.params),
+                  split_like(numeric, model.params))]
     return GradcheckReport(checks, bound, h, margin)
 
 
@@ -184,7 +180,8 @@ def tape_gradients(model, loss, x, t):
     from . import autodiff as ad
     from . import nn
     from .losses import (MSE, BinaryCrossEntropy, CategoricalCrossEntropy,
-                         SoftmaxCrossEntropy, one_hot_targets)
+                         SoftmaxCrossEntropy)
+    from .data.batches import one_hot
 
     activations = {"identity": lambda z, act: z, "sigmoid": lambda z, act: nn.sigmoid(z),
                    "tanh": lambda z, act: nn.tanh(z), "relu": lambda z, act: nn.relu(z),
@@ -192,7 +189,7 @@ def tape_gradients(model, loss, x, t):
                    "softmax": lambda z, act: nn.softmax(z, axis=-1)}
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t)
-    T = one_hot_targets(t, model.n_out, np.float64) if t.ndim == 1 else t.astype(np.float64)
+    T = one_hot(t, model.n_out, np.float64) if t.ndim == 1 else t.astype(np.float64)
     variables = [ad.Variable(p.astype(np.float64)) for p in model.params]
     with ad.GradientTape() as tape:
         O = ad.constant(x)
@@ -252,8 +249,8 @@ class ThreeWayReport:
 def three_way(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
     """Compare the delta rule, the tape and central differences for every parameter."""
     analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
-    delta_rule = _per_parameter(model, analytic)
-    numeric = _per_parameter(model, numeric)
+    delta_rule = split_like(analytic, model.params)
+    numeric = split_like(numeric, model.params)
     tape = tape_gradients(model, loss, x, t)
     rows = [(name, a.shape, compare(name, a, g), compare(name, a, n), compare(name, g, n))
             for name, a, g, n in zip(model.param_names, delta_rule, tape, numeric)]

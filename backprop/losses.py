@@ -23,6 +23,7 @@ are the fused output deltas of the derivation; tests check each against the gene
 import numpy as np
 
 from . import kernels
+from .data.batches import one_hot
 from .layers import check_dtype
 
 
@@ -46,19 +47,12 @@ def _check_labels(labels, B, K):
     return np.ascontiguousarray(labels, dtype=np.intp)
 
 
-def one_hot_targets(labels, K, dtype):
-    """t with t[n, labels[n]] = 1 and zeros elsewhere, shape (B, K)."""
-    t = np.zeros((len(labels), K), dtype)
-    t[np.arange(len(labels)), labels] = 1
-    return t
-
-
 def _dense_targets(O, t):
     """t as a (B, K) array in O's dtype; integer labels (B,) become one-hot rows."""
     B, K = O.shape
     t = np.asarray(t)
     if t.ndim == 1 and t.dtype.kind in "iu":
-        return one_hot_targets(_check_labels(t, B, K), K, O.dtype)
+        return one_hot(_check_labels(t, B, K), K, O.dtype)
     if t.shape != O.shape:
         raise ValueError(f"targets must have the outputs' shape {O.shape} (or be integer "
                          f"labels of shape ({B},)), got {t.shape}")

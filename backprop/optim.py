@@ -53,11 +53,11 @@ class Optimizer:
             if g.shape != p.shape or g.dtype != p.dtype:
                 raise ValueError(f"gradient {i} has shape {g.shape} and dtype {g.dtype}; "
                                  f"its parameter has {p.shape} and {p.dtype}")
-        return [(p.reshape(-1), np.ascontiguousarray(g).reshape(-1)) for p, g in zip(self.params, grads)]
+        return grads
 
     def step(self, grads):
         """Apply one update to every parameter."""
-        pairs = self._check(grads)  # before anything changes
+        grads = self._check(grads)  # before anything changes
         self.t += 1
         k = kernels.backend()
         cast = self.params[0].dtype.type
@@ -65,9 +65,9 @@ class Optimizer:
         if flat_grads is not None:  # one pass over all parameters
             self._update(k, self._flat, flat_grads, self._flat_state, cast)
             return
-        for i, (w, g) in enumerate(pairs):
-            self._update(k, w, g, {s: v[i].reshape(-1) for s, v in self.state.items()},
-                         w.dtype.type)
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            self._update(k, p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
+                         {s: v[i].reshape(-1) for s, v in self.state.items()}, p.dtype.type)
 
     def _flat_grads(self, grads):
         """``contiguous_span(grads)``, remembered while the same arrays come back (a
