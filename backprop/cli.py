@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from .kernels import BACKENDS
+
 
 class UsageError(Exception):
     """An error the user can fix; printed as one line, no traceback."""
@@ -271,8 +273,9 @@ def _add_train(sub):
                    help="run folder (default runs/default)")
     p.add_argument("--eval-every", type=_non_negative_int, default=0, metavar="STEPS",
                    help="also evaluate the test set every STEPS steps (the tutorial: 500)")
-    p.add_argument("--backend", choices=["numba", "numpy"],
-                   help="kernel backend (default: $BACKPROP_BACKEND or numba)")
+    p.add_argument("--backend", choices=list(BACKENDS),
+                   help="kernel backend: numba (compiled once per machine), numba-jit "
+                        "(compiled in process) or numpy (default: $BACKPROP_BACKEND or numba)")
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="threads for BLAS and numba together (default: $BACKPROP_THREADS, "
                         "$OMP_NUM_THREADS, or every core)")
@@ -337,7 +340,7 @@ def _add_evaluate(sub):
                     "Fashion-MNIST test set.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by backprop train")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
-    p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend")
+    p.add_argument("--backend", choices=list(BACKENDS), help="kernel backend")
     p.set_defaults(run=_run_evaluate)
 
 

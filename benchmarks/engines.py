@@ -18,6 +18,7 @@ An engine whose library is not installed is listed as skipped, with the reason; 
 never an error. Heavy imports happen in ``setup``, never at module import, so the runner
 can pin thread counts first.
 """
+import importlib.metadata
 import importlib.util
 
 import numpy as np
@@ -114,15 +115,20 @@ class Backprop(Engine):
     def versions(self):
         import backprop
         v = {"backprop": backprop.__version__, "numpy": np.__version__}
-        if self.backend == "numba":
-            import numba
-            v["numba"] = numba.__version__
+        if self.backend.startswith("numba"):  # its version, without loading it
+            v["numba"] = importlib.metadata.version("numba")
         return v
 
 
 class BackpropNumba(Backprop):
     name = "backprop-numba"
-    description = "backprop, numba kernels + NumPy BLAS GEMMs"
+    description = "backprop, numba kernels compiled ahead of time + NumPy BLAS GEMMs"
+
+
+class BackpropNumbaJit(Backprop):
+    name = "backprop-numba-jit"
+    backend = "numba-jit"
+    description = "backprop, numba kernels compiled in process + NumPy BLAS GEMMs"
 
 
 class BackpropNumpy(Backprop):
@@ -309,8 +315,8 @@ class ScikitLearn(Engine):
         return {"scikit-learn": sklearn.__version__}
 
 
-ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumpy, NaiveNumpy, PyTorch,
-                                     TensorFlow, ScikitLearn)}
+ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumbaJit, BackpropNumpy, NaiveNumpy,
+                                     PyTorch, TensorFlow, ScikitLearn)}
 
 
 def make(name, sizes, batch_size, seed, threads):

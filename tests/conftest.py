@@ -1,6 +1,8 @@
 """Shared fixtures: ``backend`` runs a test under both kernel backends; ``fashion`` and
 ``small`` are the real data (loaded once per session) and a 3000/1000-image slice of it."""
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -17,17 +19,29 @@ def backend(request):
         yield request.param
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Keep the tests away from the user's cache folder: load_fashion_mnist unpacks the
-    data into $XDG_CACHE_HOME, here a folder of this test session."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        yield
+def pytest_configure(config):
+    """Keep the tests away from the user's cache folder, from the start (test modules
+    import the compiled kernels when they are collected): load_fashion_mnist unpacks the
+    data and the kernels are compiled into $XDG_CACHE_HOME, here a folder of this test
+    session. The kernels are compiled now, so no test sees the one-time notice."""
+    config._backprop_saved_cache = os.environ.get("XDG_CACHE_HOME")
+    config._backprop_cache = tempfile.mkdtemp(prefix="backprop-tests-")
+    os.environ["XDG_CACHE_HOME"] = config._backprop_cache
+    from backprop.kernels import compiled  # noqa: F401
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_backprop_cache", None) is None:
+        return
+    if config._backprop_saved_cache is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = config._backprop_saved_cache
+    shutil.rmtree(config._backprop_cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def fashion(_private_cache):
+def fashion():
     """Fashion-MNIST from Debian's folder: ((x_train, y_train), (x_test, y_test))."""
     if not os.path.isdir(FASHION):
         pytest.skip("apt-get install dataset-fashion-mnist")

@@ -1,12 +1,13 @@
 """Every numba kernel against its NumPy twin, in float32 and float64, on ordinary and
-extreme inputs (|x| >= 40, zeros, a batch of one)."""
+extreme inputs (|x| >= 40, zeros, a batch of one); and every kernel compiled ahead of
+time (``compiled``) against the same kernel compiled in process (``jit``), bit for bit."""
 import inspect
 
 import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.kernels import jit, reference
+from backprop.kernels import compiled, jit, reference
 
 DTYPES = [np.float32, np.float64]
 # (rows, units) of the inputs: ordinary, a batch of one, the reference net's widest layer
@@ -48,6 +49,22 @@ def _close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+def _assert_same_bits(name, args, r_jit, after_jit):
+    """The ahead-of-time kernel, called with these arguments, must take its compiled path
+    and give exactly what the JIT kernel gave."""
+    assert compiled.compiled_module is not None, "the kernels were not compiled ahead of time"
+    spec = compiled.SIGNATURES[name]
+    F = next(a.dtype for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f")
+    fits = compiled.checks(spec, F.type)
+    assert all(check(a) for check, a in zip(fits, args)), f"{name}: arguments miss {spec!r}"
+    r_aot, after_aot = _run(compiled, name, args)
+    assert r_aot == r_jit or (r_aot is None and r_jit is None)
+    for a, b in zip(after_aot, after_jit):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+            assert a.dtype == b.dtype
+
+
 def _compare(name, args, dtype, sums=()):
     """Run both twins; every array argument (inputs and outputs) and the returned value
     must agree. Arguments at positions ``sums`` are sums over rows, which the twins add
@@ -55,6 +72,7 @@ def _compare(name, args, dtype, sums=()):
     Returns the numba run's array arguments, in order."""
     r_numba, after_numba = _run(jit, name, args)
     r_numpy, after_numpy = _run(reference, name, args)
+    _assert_same_bits(name, args, r_numba, after_numba)
     arrays = []
     for i, (a, b) in enumerate(zip(after_numba, after_numpy)):
         if isinstance(a, np.ndarray):
@@ -116,7 +134,7 @@ def test_relu_delta_at_zero_is_one():
     """relu'(0) = 1, the derivation's convention, in both backends."""
     z = np.array([[-1.0, 0.0, 2.0]])
     g = np.array([[5.0, 5.0, 5.0]])
-    for module in (jit, reference):
+    for module in (jit, compiled, reference):
         delta, db = np.empty_like(g), np.empty(3)
         module._relu_delta(z, g, delta, db)
         assert delta.tolist() == [[0.0, 5.0, 5.0]]
@@ -167,7 +185,7 @@ def test_optimizer_kernels(size, dtype):
 def test_gather_kernel_is_exact(dtype):
     images = np.arange(256, dtype=np.uint8).repeat(3).reshape(256, 3)
     index = np.random.default_rng(6).permutation(256)[:50]
-    for module in (jit, reference):
+    for module in (jit, compiled, reference):
         out = np.empty((50, 3), dtype)
         module._gather_scaled(images, index, dtype(255), out)
         np.testing.assert_array_equal(out, images[index] / dtype(255))

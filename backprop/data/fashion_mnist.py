@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._paths import user_cache
 from ..progress import Progress
 from .idx import read_idx, write_idx
 
@@ -74,9 +75,7 @@ def cache_dir():
     path (the XDG spec says to ignore a relative one), else
     ``~/.cache/backprop/fashion-mnist``.
     """
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "backprop" / "fashion-mnist"
+    return user_cache("fashion-mnist")
 
 
 def search_path(root=None):

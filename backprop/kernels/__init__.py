@@ -1,16 +1,23 @@
 """The hot loops, twice: numba kernels (``jit.py``) and their NumPy twins (``reference.py``).
 
-One switch picks the backend for the whole package: ``set_backend("numba" | "numpy")``,
-the ``use_backend`` context manager, or the environment variable ``BACKPROP_BACKEND``
-read at import (default ``numba``). Layers, losses and optimizers ask ``backend()`` for
-the kernel module on every call, so a switch takes effect at once. The numba module is
-imported only when first selected, so the NumPy backend never loads numba.
+One switch picks the backend for the whole package: ``set_backend(name)``, the
+``use_backend`` context manager, or the environment variable ``BACKPROP_BACKEND`` read at
+import (default ``numba``):
+
+- ``numba``: the kernels of ``jit.py`` compiled ahead of time, once per machine, into an
+  extension module (``compiled.py``), so a process that trains never loads numba;
+- ``numba-jit``: the same kernels compiled by numba in this process (``jit.py``);
+- ``numpy``: their NumPy twins (``reference.py``).
+
+Layers, losses and optimizers ask ``backend()`` for the kernel module on every call, so a
+switch takes effect at once. A backend's module is imported only when first selected.
 """
 import contextlib
 import importlib
 import os
 
-BACKENDS = {"numba": "backprop.kernels.jit", "numpy": "backprop.kernels.reference"}
+BACKENDS = {"numba": "backprop.kernels.compiled", "numba-jit": "backprop.kernels.jit",
+            "numpy": "backprop.kernels.reference"}
 
 _active = None
 
@@ -23,7 +30,7 @@ def _check_name(name):
 
 
 def load(name):
-    """The kernel module of backend ``name`` ("numba" or "numpy")."""
+    """The kernel module of backend ``name`` ("numba", "numba-jit" or "numpy")."""
     return importlib.import_module(BACKENDS[_check_name(name)])
 
 
@@ -41,7 +48,7 @@ def backend():
 
 
 def backend_name():
-    """The name of the active backend: "numba" or "numpy"."""
+    """The name of the active backend: "numba", "numba-jit" or "numpy"."""
     backend()
     return _active[0]
 

@@ -1,4 +1,5 @@
-"""The one place that sets how numba compiles every kernel of the package.
+"""The one place that sets how numba compiles every kernel of the package (in process by
+``jit.py``, and ahead of time by ``build.py`` with the same flags).
 
 - ``cache=True``: compiled machine code is written next to the source, so a second
   process starts warm.
@@ -21,9 +22,10 @@
 from numba import njit
 
 FASTMATH = frozenset({"nsz", "contract", "reassoc"})
+ERROR_MODEL = "numpy"
 
 
 def kernel(function):
     """Compile ``function`` with the package's policy (serial, deterministic)."""
-    return njit(cache=True, fastmath=set(FASTMATH), error_model="numpy")(function)
+    return njit(cache=True, fastmath=set(FASTMATH), error_model=ERROR_MODEL)(function)
 

@@ -1,0 +1,230 @@
+"""The numba kernels of ``jit.py``, compiled ahead of time into one extension module.
+
+``jit.py`` compiles its kernels inside every process that calls them, which loads numba
+and LLVM: about 120 MiB of a training run's peak memory, and 0.4 s at start even from
+numba's cache. Here the same Python functions are compiled once per machine by numba's
+ahead-of-time compiler (``numba.pycc``), with the same policy (``_policy.py``: fastmath
+flags, error model, this machine's CPU), into an extension module kept in the user cache,
+``$XDG_CACHE_HOME/backprop/kernels/<key>/``. A process that trains then imports that
+module and NumPy, and never numba.
+
+- ``<key>`` hashes the kernel source, the signatures below, the Python, NumPy and numba
+  versions and this CPU: any change compiles afresh (once, about 10 s, said on stderr).
+- The compiler runs in a child process (``python -m backprop.kernels.build``), so this
+  process does not load numba to compile either.
+- A compiled function trusts its arguments: given the wrong dtype or layout it reads the
+  wrong memory. So every call first checks its arguments against the kernel's signature;
+  when they do not fit (a transposed view, float16, a read-only output) the call goes to
+  the same kernel in ``jit.py``, which compiles for what it is given. Both give the same
+  bits: the tests require it, kernel by kernel.
+- If compiling fails (no C compiler, say), every kernel comes from ``jit.py``, with one
+  warning that names the log.
+"""
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._paths import user_cache
+from .signatures import FLOATS, MODULE, SIGNATURES, export_name, parse
+
+# ------------------------------------------------------------------ argument checks
+
+
+def _array_check(dtype, ndim, written):
+    def fits(a):
+        if not isinstance(a, np.ndarray) or a.dtype is not dtype or a.ndim != ndim:
+            return False
+        flags = a.flags
+        return flags.c_contiguous and flags.aligned and (flags.writeable or not written)
+    return fits
+
+
+def _scalar_check(types):
+    return lambda a: type(a) in types
+
+
+def _tuple_check(types, length):
+    return lambda a: type(a) is tuple and len(a) == length and all(type(x) in types for x in a)
+
+
+def checks(spec, float_type):
+    """One predicate per argument: does this argument fit the compiled signature?"""
+    F = np.dtype(float_type)
+    # numba types a Python float as float64 and a Python bool as boolean, so those fit too
+    scalars = {np.float32: (np.float32,), np.float64: (np.float64, float)}[F.type]
+    parsed, _ = parse(spec)
+    out = []
+    for kind, n, written in parsed:
+        if kind == "F*":
+            out.append(_tuple_check(scalars, n))
+        elif kind == "b":
+            out.append(_scalar_check((bool, np.bool_)))
+        elif n == 0:
+            out.append(_scalar_check(scalars))
+        else:
+            dtype = {"F": F, "I": np.dtype(np.intp), "U": np.dtype(np.uint8)}[kind]
+            out.append(_array_check(dtype, n, written))
+    return tuple(out)
+
+
+def _dispatcher(name, compiled, jit_kernel):
+    """The kernel ``name``: the compiled function when every argument fits, else jit's."""
+    spec = SIGNATURES[name]
+    parsed, _ = parse(spec)
+    # the argument whose dtype picks the float type: the first array of F
+    key = next(i for i, (kind, n, _) in enumerate(parsed) if kind == "F" and n > 0)
+    table = {np.dtype(F): (getattr(compiled, export_name(name, F)), checks(spec, F))
+             for F in FLOATS}
+
+    def kernel(*args):
+        entry = table.get(getattr(args[key], "dtype", None)) if len(args) > key else None
+        if entry is not None and len(args) == len(entry[1]):
+            function, fits = entry
+            for check, a in zip(fits, args):
+                if not check(a):
+                    break
+            else:
+                return function(*args)
+        return jit_kernel()(*args)
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = f"{name} of jit.py, compiled ahead of time; signature {spec!r}."
+    return kernel
+
+
+# ------------------------------------------------------------------ the compiled module
+
+
+def cpu_identity():
+    """What the compiled code depends on in this CPU: its model and instruction sets."""
+    text = platform.machine() + " " + platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read().split("\n\n")[0]
+        text += "".join(line for line in info.splitlines()
+                        if line.startswith(("vendor_id", "model name", "flags", "Features")))
+    except OSError:
+        pass
+    return text
+
+
+def key():
+    """A hash of everything the compiled module depends on (see the module docstring)."""
+    h = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("jit.py", "_policy.py", "signatures.py", "build.py", "compiled.py"):
+        h.update((here / name).read_bytes())
+    try:
+        numba_version = importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        numba_version = "absent"
+    h.update(f"{sys.version}|{np.__version__}|{numba_version}|{cpu_identity()}".encode())
+    return h.hexdigest()[:16]
+
+
+def module_path(directory):
+    return Path(directory) / (MODULE + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def build(directory, log=sys.stderr):
+    """Compile the module into ``directory`` in a child process; return its path.
+
+    The child writes into a fresh folder beside ``directory`` that is then renamed to it,
+    so a killed build leaves nothing half-written, and of two processes building at once
+    the second finds the first one's module.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    print(f"backprop: compiling the numba kernels for this machine, once (about 10 s), "
+          f"into {directory}", file=log, flush=True)
+    start = time.perf_counter()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with tempfile.TemporaryDirectory(dir=directory.parent, prefix=".build-") as tmp:
+        done = subprocess.run([sys.executable, "-m", "backprop.kernels.build", tmp], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(done.stdout.strip() or f"exit status {done.returncode}")
+        try:
+            os.rename(tmp, directory)
+        except OSError:
+            if not module_path(directory).exists():  # not another process's finished build
+                raise
+        os.makedirs(tmp, exist_ok=True)  # TemporaryDirectory removes it again
+    print(f"backprop: kernels compiled in {time.perf_counter() - start:.0f} s", file=log,
+          flush=True)
+    return module_path(directory)
+
+
+def load(directory=None):
+    """The compiled extension module, compiling it first if it is not there yet.
+
+    Returns None, after one warning, if it cannot be compiled; the reason is kept in
+    ``<directory>.failed.log`` so later processes do not try again (delete that file to
+    retry).
+    """
+    directory = Path(directory) if directory is not None else user_cache("kernels", key())
+    failed = directory.with_name(directory.name + ".failed.log")
+    path = module_path(directory)
+    if not path.exists():
+        if failed.exists():
+            warnings.warn(f"the numba kernels could not be compiled ahead of time (see "
+                          f"{failed}; delete it to try again); compiling them in this "
+                          f"process instead", RuntimeWarning, stacklevel=2)
+            return None
+        try:
+            build(directory)
+        except (OSError, RuntimeError) as e:
+            try:
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                failed.write_text(str(e) + "\n")
+            except OSError:
+                pass
+            warnings.warn(f"the numba kernels could not be compiled ahead of time "
+                          f"({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
+                          f"compiling them in this process instead", RuntimeWarning,
+                          stacklevel=2)
+            return None
+    try:
+        spec = importlib.util.spec_from_file_location(MODULE, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except ImportError as e:  # a damaged file, or one this interpreter cannot load
+        warnings.warn(f"cannot load the compiled kernels {path} ({e}); delete that folder "
+                      f"to compile them again; compiling them in this process instead",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    return module
+
+
+def _jit_kernel(name):
+    def get():
+        from . import jit  # loads numba, only when a call needs it
+        return getattr(jit, name)
+    return get
+
+
+def _install(compiled):
+    namespace = globals()
+    for name in SIGNATURES:
+        if compiled is None:
+            from . import jit
+            namespace[name] = getattr(jit, name)
+        else:
+            namespace[name] = _dispatcher(name, compiled, _jit_kernel(name))
+
+
+compiled_module = load()
+_install(compiled_module)

@@ -1,0 +1,139 @@
+"""The ahead-of-time kernels (``backprop.kernels.compiled``): their signatures, the checks
+that send unfit arguments to the JIT kernels, a training run bit for bit equal to the
+JIT's without loading numba, and what happens when compiling fails."""
+import inspect
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import train
+from backprop import kernels
+from backprop.kernels import compiled, jit, reference, signatures
+
+
+def test_every_kernel_has_a_signature_with_its_number_of_arguments():
+    names = sorted(n for n, f in vars(reference).items()
+                   if n.startswith("_") and inspect.isfunction(f))
+    assert sorted(signatures.SIGNATURES) == names
+    for name in names:
+        parsed, _ = signatures.parse(signatures.SIGNATURES[name])
+        assert len(parsed) == len(inspect.signature(getattr(reference, name)).parameters), name
+
+
+def test_parse_reads_the_signature_language():
+    assert signatures.parse("F2! F1 F*9 I1 U2 b F -> f8") == (
+        [("F", 2, True), ("F", 1, False), ("F*", 9, False), ("I", 1, False),
+         ("U", 2, False), ("b", 0, False), ("F", 0, False)], "f8")
+    assert signatures.parse("F1! F1 F")[1] is None
+
+
+def _relu_args(dtype=np.float32):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 5)).astype(dtype)
+    return z, rng.normal(size=5).astype(dtype), np.empty_like(z)
+
+
+@pytest.mark.parametrize("case", ["transposed", "read-only output", "float64 bias", "python float",
+                                  "int32 labels"])
+def test_arguments_that_miss_the_signature_go_to_the_jit_kernel(case):
+    """Each of these would make the compiled function read or write the wrong memory; the
+    checks must see it and the JIT kernel must give the answer."""
+    if case == "int32 labels":
+        z = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
+        name, args = "_softmax_xent_labels", [z, np.array([0, 2, 1, 2], np.int32), np.empty_like(z)]
+    elif case == "python float":
+        w, g = np.ones(5, np.float32), np.full(5, 0.5, np.float32)
+        name, args = "_sgd_step", [w, g, 0.1]  # numba types 0.1 as float64, not float32
+    else:
+        z, b, O = _relu_args()
+        if case == "float64 bias":
+            b = b.astype(np.float64)
+        if case == "transposed":
+            z = np.asfortranarray(z)
+        if case == "read-only output":
+            O.flags.writeable = False
+        name, args = "_relu_forward", [z, b, O]
+    F = np.float32
+    assert not all(check(a) for check, a in zip(compiled.checks(signatures.SIGNATURES[name], F), args))
+    copies = lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    if case == "read-only output":  # numba refuses to write a read-only array
+        with pytest.raises(Exception, match="readonly|read-only|Cannot modify"):
+            getattr(compiled, name)(*args)
+        return
+    mine, theirs = copies(), copies()
+    r1, r2 = getattr(compiled, name)(*mine), getattr(jit, name)(*theirs)
+    assert r1 == r2
+    for a, b in zip(mine, theirs):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+
+
+def _train(backend, steps=25):
+    (x, y) = _tiny_data()
+    with kernels.use_backend(backend):
+        config = train.TrainConfig(epochs=1, batch_size=20, hidden=(16, 8), seed=3)
+        model, loss, opt = train.build(config, x.shape[1], 10)
+        for i in range(steps):
+            s = slice(20 * i % 180, 20 * i % 180 + 20)
+            train.train_step(model, loss, opt, (x[s] / np.float32(255)), y[s])
+        return model.theta.copy()
+
+
+def _tiny_data():
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 256, (200, 30)).astype(np.uint8), rng.integers(0, 10, 200)
+
+
+def test_training_with_compiled_kernels_equals_the_jit_bit_for_bit():
+    np.testing.assert_array_equal(_train("numba"), _train("numba-jit"))
+    assert not np.array_equal(_train("numba"), _train("numba", steps=24))
+
+
+def test_a_training_process_never_loads_numba():
+    script = ("import sys, numpy as np, backprop as bp\n"
+              "from backprop import train\n"
+              "from backprop import kernels\n"
+              "kernels.set_backend('numba')\n"
+              "config = train.TrainConfig(epochs=1, hidden=(16,), seed=0)\n"
+              "model, loss, opt = train.build(config, 30, 10)\n"
+              "x = np.random.default_rng(0).integers(0, 256, (100, 30)).astype(np.uint8)\n"
+              "batches = bp.data.Batches(x, np.arange(100) % 10, 50, seed=0)\n"
+              "for xb, yb in batches: train.train_step(model, loss, opt, xb, yb)\n"
+              "assert kernels.compiled.compiled_module is not None\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_failed_compile_warns_once_keeps_the_reason_and_falls_back(tmp_path, monkeypatch):
+    def fail(directory, log=None):
+        raise RuntimeError("gcc: command not found")
+    monkeypatch.setattr(compiled, "build", fail)
+    target = tmp_path / "kernels" / "abc"
+    with pytest.warns(RuntimeWarning, match="gcc: command not found"):
+        assert compiled.load(target) is None
+    log = tmp_path / "kernels" / "abc.failed.log"
+    assert "gcc: command not found" in log.read_text()
+    with pytest.warns(RuntimeWarning, match="delete it to try again"):
+        assert compiled.load(target) is None  # not tried again
+
+
+def test_a_damaged_module_warns_and_falls_back(tmp_path):
+    target = tmp_path / "k"
+    target.mkdir()
+    compiled.module_path(target).write_bytes(b"\x7fELF not really")
+    with pytest.warns(RuntimeWarning, match="cannot load the compiled kernels"):
+        assert compiled.load(target) is None
+
+
+def test_the_key_is_stable_and_names_this_machine():
+    assert compiled.key() == compiled.key()
+    assert len(compiled.key()) == 16
+    assert compiled.compiled_module.__file__.startswith(str(compiled.module_path(
+        bp._paths.user_cache("kernels", compiled.key())).parent))
