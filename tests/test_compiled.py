@@ -57,8 +57,7 @@ def test_arguments_that_miss_the_signature_go_to_the_jit_kernel(case):
         if case == "read-only output":
             O.flags.writeable = False
         name, args = "_relu_forward", [z, b, O]
-    F = np.float32
-    assert not all(check(a) for check, a in zip(compiled.checks(signatures.SIGNATURES[name], F), args))
+    assert getattr(compiled, name).route(*args) is None
     copies = lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     if case == "read-only output":  # numba refuses to write a read-only array
         with pytest.raises(Exception, match="readonly|read-only|Cannot modify"):
@@ -137,3 +136,13 @@ def test_the_key_is_stable_and_names_this_machine():
     assert len(compiled.key()) == 16
     assert compiled.compiled_module.__file__.startswith(str(compiled.module_path(
         bp._paths.user_cache("kernels", compiled.key())).parent))
+
+
+def test_each_float_type_routes_to_its_own_compiled_function():
+    for F in (np.float32, np.float64):
+        z, b, O = _relu_args(F)
+        route = compiled._relu_forward.route(z, b, O)
+        assert route is getattr(compiled.compiled_module, signatures.export_name("_relu_forward", F))
+    z, b, O = _relu_args()
+    assert compiled._relu_forward.route([[1.0]], b, O) is None  # not an array
+    assert compiled._relu_forward.route(z[:, None], b, O) is None  # 3-D

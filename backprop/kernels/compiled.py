@@ -8,13 +8,14 @@ flags, error model, this machine's CPU), into an extension module kept in the us
 ``$XDG_CACHE_HOME/backprop/kernels/<key>/``. A process that trains then imports that
 module and NumPy, and never numba.
 
-- ``<key>`` hashes the kernel source, the signatures below, the Python, NumPy and numba
-  versions and this CPU: any change compiles afresh (once, about 10 s, said on stderr).
+- ``<key>`` hashes the kernel source, the compile policy, the signatures
+  (``signatures.py``), the build script, the Python, NumPy and numba versions and this
+  CPU: any change compiles afresh (once, about 10 s, said on stderr).
 - The compiler runs in a child process (``python -m backprop.kernels.build``), so this
   process does not load numba to compile either.
 - A compiled function trusts its arguments: given the wrong dtype or layout it reads the
   wrong memory. So every call first checks its arguments against the kernel's signature;
-  when they do not fit (a transposed view, float16, a read-only output) the call goes to
+  when they do not fit (a transposed view, mixed dtypes, a read-only output) the call goes to
   the same kernel in ``jit.py``, which compiles for what it is given. Both give the same
   bits: the tests require it, kernel by kernel.
 - If compiling fails (no C compiler, say), every kernel comes from ``jit.py``, with one
@@ -78,28 +79,59 @@ def checks(spec, float_type):
     return tuple(out)
 
 
-def _dispatcher(name, compiled, jit_kernel):
-    """The kernel ``name``: the compiled function when every argument fits, else jit's."""
-    spec = SIGNATURES[name]
+def _conditions(spec, float_type, names):
+    """Python expressions, one per argument, that are true when it fits the signature."""
+    F = np.dtype(float_type).name
+    scalars = {"float32": "(float32,)", "float64": "(float64, float)"}[F]
     parsed, _ = parse(spec)
-    # the argument whose dtype picks the float type: the first array of F
-    key = next(i for i, (kind, n, _) in enumerate(parsed) if kind == "F" and n > 0)
-    table = {np.dtype(F): (getattr(compiled, export_name(name, F)), checks(spec, F))
-             for F in FLOATS}
+    out = []
+    for a, (kind, n, written) in zip(names, parsed):
+        if kind == "F*":
+            out.append(f"type({a}) is tuple and len({a}) == {n} and "
+                       f"all(type(x) in {scalars} for x in {a})")
+        elif kind == "b":
+            out.append(f"type({a}) in (bool, bool_)")
+        elif n == 0:
+            out.append(f"type({a}) in {scalars}")
+        else:
+            dtype = {"F": F, "I": "intp", "U": "uint8"}[kind]
+            out.append(f"type({a}) is ndarray and {a}.dtype is {dtype}_ and {a}.ndim == {n} "
+                       f"and (flags := {a}.flags).c_contiguous and flags.aligned"
+                       + (" and flags.writeable" if written else ""))
+    return out
 
-    def kernel(*args):
-        entry = table.get(getattr(args[key], "dtype", None)) if len(args) > key else None
-        if entry is not None and len(args) == len(entry[1]):
-            function, fits = entry
-            for check, a in zip(fits, args):
-                if not check(a):
-                    break
-            else:
-                return function(*args)
-        return jit_kernel()(*args)
 
-    kernel.__name__ = kernel.__qualname__ = name
+def _dispatcher(name, compiled, jit_kernel):
+    """The kernel ``name``: the compiled function when every argument fits, else jit's.
+
+    The checks are written out as one ``if`` per float type (the source is kept in
+    ``kernel.source``): a loop calling one check per argument cost three times as much
+    as the compiled call itself. ``kernel.route(*args)`` runs the same checks and returns
+    the compiled function the call would take, or None for jit's.
+    """
+    spec = SIGNATURES[name]
+    names = [f"a{i}" for i in range(len(parse(spec)[0]))]
+    args = ", ".join(names)
+    lines = [f"def {name}({args}):"]
+    route = [f"def route({args}):"]
+    namespace = {"ndarray": np.ndarray, "bool_": np.bool_, "float32": np.float32,
+                 "float64": np.float64, "jit_kernel": jit_kernel}
+    for F in FLOATS:
+        dtype = np.dtype(F).name
+        namespace[dtype + "_"] = np.dtype(F)
+        namespace[export_name(name, F)] = getattr(compiled, export_name(name, F))
+        condition = " and\n            ".join(f"({c})" for c in _conditions(spec, F, names))
+        lines += [f"    if ({condition}):", f"        return {export_name(name, F)}({args})"]
+        route += [f"    if ({condition}):", f"        return {export_name(name, F)}"]
+    namespace["intp_"], namespace["uint8_"] = np.dtype(np.intp), np.dtype(np.uint8)
+    lines.append(f"    return jit_kernel()({args})")
+    route.append("    return None")
+    source = "\n".join(lines) + "\n\n" + "\n".join(route) + "\n"
+    exec(compile(source, f"<compiled kernel {name}>", "exec"), namespace)
+    kernel = namespace[name]
     kernel.__doc__ = f"{name} of jit.py, compiled ahead of time; signature {spec!r}."
+    kernel.source = source
+    kernel.route = namespace["route"]  # route(*args): the compiled function it calls, or None
     return kernel
 
 
@@ -123,7 +155,7 @@ def key():
     """A hash of everything the compiled module depends on (see the module docstring)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in ("jit.py", "_policy.py", "signatures.py", "build.py", "compiled.py"):
+    for name in ("jit.py", "_policy.py", "signatures.py", "build.py"):
         h.update((here / name).read_bytes())
     try:
         numba_version = importlib.metadata.version("numba")
