@@ -93,50 +93,67 @@ def _loop_time(function, args, number):
     return (time.perf_counter() - start) / number
 
 
-def _agree(jit_fn, ref_fn, make_args):
+def _agree(numba_fn, ref_fn, make_args):
     """Same inputs through both; do every output array and the return value match?"""
     a = make_args()
     b = tuple(x.copy() if isinstance(x, np.ndarray) else x for x in a)
-    ra, rb = jit_fn(*a), ref_fn(*b)
+    ra, rb = numba_fn(*a), ref_fn(*b)
     same = all(np.allclose(x, y, rtol=1e-5, atol=1e-6) for x, y in zip(a, b)
                if isinstance(x, np.ndarray))
     return bool(same and (ra is None or np.isclose(ra, rb, rtol=1e-5)))
 
 
+def _same_bits(fn_a, fn_b, make_args):
+    """Same inputs through both; are all outputs and the return value bit for bit equal?"""
+    a = make_args()
+    b = tuple(x.copy() if isinstance(x, np.ndarray) else x for x in a)
+    ra, rb = fn_a(*a), fn_b(*b)
+    return bool(ra == rb and all(np.array_equal(x, y) for x, y in zip(a, b)
+                                 if isinstance(x, np.ndarray)))
+
+
+VARIANTS = ("compiled", "jit", "numpy")  # the backends numba, numba-jit and numpy
+
+
 def bench(repeats=101, min_time=0.002, seed=0, log=print):
-    """Time every case; returns a list of result dicts."""
-    from backprop.kernels import jit, reference
+    """Time every case in each variant; returns a list of result dicts."""
+    from backprop.kernels import compiled, jit, reference
+    modules = dict(zip(VARIANTS, (compiled, jit, reference)))
     rows = []
     for name, shape, make_args in cases(seed):
-        jit_fn, ref_fn = getattr(jit, name), getattr(reference, name)
-        agree = _agree(jit_fn, ref_fn, make_args)
-        args_jit, args_ref = make_args(), make_args()
+        fns = {v: getattr(m, name) for v, m in modules.items()}
+        agree = _agree(fns["compiled"], fns["numpy"], make_args)
+        same_bits = _same_bits(fns["compiled"], fns["jit"], make_args)
+        args = {v: make_args() for v in VARIANTS}
         for _ in range(3):  # warm-up: compile, fault in the pages, fill the caches
-            jit_fn(*args_jit)
-            ref_fn(*args_ref)
-        # calls per repeat so that the slower of the two lasts about min_time
-        one = max(_loop_time(jit_fn, args_jit, 10), _loop_time(ref_fn, args_ref, 10))
+            for v in VARIANTS:
+                fns[v](*args[v])
+        # calls per repeat so that the slowest lasts about min_time
+        one = max(_loop_time(fns[v], args[v], 10) for v in VARIANTS)
         number = max(1, int(min_time / max(one, 1e-9)))
-        t_jit, t_ref = [], []
-        for _ in range(repeats):  # alternate, so drift hits both alike
-            t_jit.append(_loop_time(jit_fn, args_jit, number))
-            t_ref.append(_loop_time(ref_fn, args_ref, number))
-        row = {"kernel": name, "shape": shape, "agree": agree, "calls_per_repeat": number,
-               "repeats": repeats, "numba_us": statistics.median(t_jit) * 1e6,
-               "numpy_us": statistics.median(t_ref) * 1e6,
-               "numba_min_us": min(t_jit) * 1e6, "numpy_min_us": min(t_ref) * 1e6}
-        row["speedup"] = row["numpy_us"] / row["numba_us"]
+        times = {v: [] for v in VARIANTS}
+        for _ in range(repeats):  # take turns, so drift hits all alike
+            for v in VARIANTS:
+                times[v].append(_loop_time(fns[v], args[v], number))
+        row = {"kernel": name, "shape": shape, "agree": agree, "same_bits": same_bits,
+               "calls_per_repeat": number, "repeats": repeats}
+        for v in VARIANTS:
+            row[f"{v}_us"] = statistics.median(times[v]) * 1e6
+            row[f"{v}_min_us"] = min(times[v]) * 1e6
+        row["speedup"] = row["numpy_us"] / row["compiled_us"]
         rows.append(row)
-        log(f"{name:<22} {shape:<36} numba {row['numba_us']:9.2f} us  numpy "
-            f"{row['numpy_us']:9.2f} us  x{row['speedup']:.2f}")
+        log(f"{name:<22} {shape:<36} numba {row['compiled_us']:9.2f} us  numba-jit "
+            f"{row['jit_us']:9.2f} us  numpy {row['numpy_us']:9.2f} us  x{row['speedup']:.2f}")
     return rows
 
 
 def table(rows):
     """Markdown table of the rows from ``bench``."""
-    head = ["kernel", "shape", "numba us/call", "numpy us/call", "speedup", "agree"]
-    body = [[r["kernel"], r["shape"], f"{r['numba_us']:.2f}", f"{r['numpy_us']:.2f}",
-             f"{r['speedup']:.2f}", "yes" if r["agree"] else "NO"] for r in rows]
+    head = ["kernel", "shape", "numba us/call", "numba-jit us/call", "numpy us/call",
+            "speedup", "agree", "same bits"]
+    body = [[r["kernel"], r["shape"], f"{r['compiled_us']:.2f}", f"{r['jit_us']:.2f}",
+             f"{r['numpy_us']:.2f}", f"{r['speedup']:.2f}", "yes" if r["agree"] else "NO",
+             "yes" if r["same_bits"] else "NO"] for r in rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
 
     def line(cells):
@@ -159,7 +176,7 @@ def main(argv=None):
     p.add_argument("--out", default="bench-results", help="output folder (default bench-results/)")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_limits
-    import numba
+    import numba  # for its version; the numba-jit variant loads it anyway
     with threadpool_limits(limits=args.threads):
         rows = bench(args.repeats, args.min_time, args.seed)
         result = {"machine": report.machine(), "blas": report.blas(),

@@ -100,7 +100,8 @@ def test_kernel_benchmark_compares_every_case(tmp_path):
     assert {r["kernel"] for r in rows} == {"_relu_forward", "_relu_delta", "_softmax_xent_labels",
                                            "_adam_step", "_gather_scaled"}
     assert len(rows) == 4 + 4 + 1 + 1 + 1
-    assert all(r["agree"] for r in rows)
+    assert all(r["agree"] and r["same_bits"] for r in rows)
+    assert all(r[f"{v}_us"] > 0 for r in rows for v in kernels.VARIANTS)
     assert (tmp_path / "kernels.md").read_text().count("| _adam_step") == 1
 
 
