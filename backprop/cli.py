@@ -321,7 +321,8 @@ def _run_train(args):
                          f"network ({error}); choose smaller --hidden sizes") from None
     figures = []
     if not args.no_plots and history["epochs"]:
-        from . import plots
+        data = (None, data[1])  # the figures need only the test set: free the 47 MB of
+        from . import plots     # training images before matplotlib loads (peak memory)
         figures = plots.training_figures(args.out, history, model, data)
     epochs = history["epochs"]
     if epochs:
