@@ -274,7 +274,8 @@ def _sigmoid_xent_logits(z, t, c, dE_dz):
 # below ``tiny``, the smallest normal float, as flush-to-zero hardware would do: a weight
 # whose gradient stays 0 (a border pixel's) lets its state decay into the subnormal range,
 # where every operation costs ~100 cycles, and the flushed value moves no weight by even
-# one ulp.
+# one ulp. The flush is a select, which vectorises (Adam over 244,522 weights: 69 us, as
+# fast as with no flush; a multiply by the mask |x| >= tiny took 80 us).
 
 
 @kernel
@@ -287,9 +288,10 @@ def _sgd_step(w, g, lr):
 @kernel
 def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
     """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
+    zero = w.dtype.type(0)
     for i in range(w.size):
         vi = mu * v[i] - lr * g[i]
-        vi *= abs(vi) >= tiny  # subnormal -> 0 (a multiply by a mask vectorises; NaN stays)
+        vi = zero if abs(vi) < tiny else vi  # subnormal -> 0; NaN stays NaN
         v[i] = vi
         if nesterov:
             w[i] += mu * vi - lr * g[i]
@@ -304,9 +306,10 @@ def _rmsprop_step(w, g, s, hyper):
     ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
     """
     lr, rho, one_minus_rho, eps, tiny = hyper
+    zero = w.dtype.type(0)
     for i in range(w.size):
         si = rho * s[i] + one_minus_rho * (g[i] * g[i])
-        si *= si >= tiny  # subnormal -> 0
+        si = zero if si < tiny else si  # subnormal -> 0
         s[i] = si
         w[i] -= lr * g[i] / (math.sqrt(si) + eps)
 
@@ -329,12 +332,13 @@ def _adam_step(w, g, m, v, hyper):
     (see ``backprop.optim.Adam.hyper``), so float32 arithmetic stays float32.
     """
     lr, b1, one_minus_b1, b2, one_minus_b2, eps, c1, c2, tiny = hyper
+    zero = w.dtype.type(0)
     for i in range(w.size):
         gi = g[i]
         mi = b1 * m[i] + one_minus_b1 * gi
         vi = b2 * v[i] + one_minus_b2 * (gi * gi)
-        mi *= abs(mi) >= tiny  # subnormal -> 0 (a multiply by a mask vectorises; NaN stays)
-        vi *= vi >= tiny
+        mi = zero if abs(mi) < tiny else mi  # subnormal -> 0; NaN stays NaN
+        vi = zero if vi < tiny else vi
         m[i] = mi
         v[i] = vi
         w[i] -= lr * (mi * c1) / (np.sqrt(vi * c2) + eps)
