@@ -2,6 +2,7 @@
 that send unfit arguments to the JIT kernels, a training run bit for bit equal to the
 JIT's without loading numba, and what happens when compiling fails."""
 import inspect
+import io
 import subprocess
 import sys
 import warnings
@@ -146,3 +147,31 @@ def test_each_float_type_routes_to_its_own_compiled_function():
     z, b, O = _relu_args()
     assert compiled._relu_forward.route([[1.0]], b, O) is None  # not an array
     assert compiled._relu_forward.route(z[:, None], b, O) is None  # 3-D
+
+
+def _fake_child(write_module):
+    """A stand-in for the compiling child: writes a module file (or fails) in its folder."""
+    def run(command, **kwargs):
+        folder = compiled.Path(command[-1])
+        if write_module:
+            compiled.module_path(folder).write_bytes(b"module")
+            return subprocess.CompletedProcess(command, 0, stdout="")
+        (folder / "half-written.o").write_bytes(b"\0" * 10)
+        return subprocess.CompletedProcess(command, 1, stdout="error: linker failed")
+    return run
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled.subprocess, "run", _fake_child(write_module=False))
+    with pytest.raises(RuntimeError, match="linker failed"):
+        compiled.build(tmp_path / "k", log=io.StringIO())
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the child's folder
+
+
+def test_two_builds_racing_for_one_folder_both_end_with_its_module(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled.subprocess, "run", _fake_child(write_module=True))
+    log = io.StringIO()
+    first = compiled.build(tmp_path / "k", log=log)
+    second = compiled.build(tmp_path / "k", log=log)  # finds the first one's folder
+    assert first == second and first.read_bytes() == b"module"
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]
