@@ -1,9 +1,12 @@
-"""Kernel micro-benchmarks: each numba kernel against its NumPy twin, at the reference shapes.
+"""Kernel micro-benchmarks: each numba kernel, compiled ahead of time and in process, against
+its NumPy twin, at the reference shapes.
 
     python -m benchmarks.kernels [--repeats 101] [--out bench-results]
 
 backprop/kernels/jit.py and backprop/kernels/reference.py define the same functions with
-the same signatures. The kernels that one training step of the reference run calls
+the same signatures; backprop/kernels/compiled.py serves jit.py's functions compiled ahead
+of time (the default ``numba`` backend; its times include the argument checks each call
+makes). The kernels that one training step of the reference run calls
 (784-256-128-64-32-10, ReLU, softmax cross-entropy, Adam, batch 100, float32):
 
     _relu_forward        z += b; O = max(z, 0)               (100, 256), (100, 128), (100, 64),
@@ -13,27 +16,28 @@ the same signatures. The kernels that one training step of the reference run cal
     _adam_step           one Adam update of all weights      theta (244522,): W1, b1, ..., b5
     _gather_scaled       x = images[index] / 255             (100, 784) from (60000, 784) uint8
 
-Both are run on the same inputs once and compared (the "agree" column), then timed
-after warm-up (numba's compile is excluded): each repeat times a loop of calls long
-enough to last ``--min-time`` seconds, numba and NumPy repeats alternate, and the table
-gives the median time per call of each and the speedup, numpy / numba.
+All three run on the same inputs once and are compared: the compiled kernel with NumPy's
+within rounding ("agree"), with the in-process one bit for bit ("same bits"). Then they
+are timed after warm-up (numba's compile is excluded): each repeat times a loop of calls
+long enough to last ``--min-time`` seconds, the three take turns, and the table gives the
+median time per call of each and the speedup, numpy / numba (compiled).
 
 Results also go to kernels.json and kernels.md in ``--out``. Sample output (the table it
 ends with), on a 2-core AMD EPYC virtual machine, numba 0.68, numpy 2.4, float32::
 
-    | kernel               | shape                              | numba us/call | numpy us/call | speedup | agree |
-    |----------------------|------------------------------------|--------------:|--------------:|--------:|------:|
-    | _relu_forward        | (100, 256)                         |          2.10 |         15.24 |    7.26 |   yes |
-    | _relu_forward        | (100, 128)                         |          1.46 |          8.89 |    6.07 |   yes |
-    | _relu_forward        | (100, 64)                          |          1.24 |          7.40 |    5.96 |   yes |
-    | _relu_forward        | (100, 32)                          |          0.60 |          3.77 |    6.33 |   yes |
-    | _relu_delta          | (100, 256)                         |          3.35 |         36.77 |   10.96 |   yes |
-    | _relu_delta          | (100, 128)                         |          1.85 |         19.91 |   10.74 |   yes |
-    | _relu_delta          | (100, 64)                          |          1.36 |         12.83 |    9.44 |   yes |
-    | _relu_delta          | (100, 32)                          |          1.21 |          9.21 |    7.58 |   yes |
-    | _softmax_xent_labels | (100, 10), labels (100,)           |          6.00 |         22.55 |    3.76 |   yes |
-    | _adam_step           | theta (244522,)                    |        101.05 |        663.05 |    6.56 |   yes |
-    | _gather_scaled       | (100, 784) from (60000, 784) uint8 |          8.57 |         21.58 |    2.52 |   yes |
+    | kernel               | shape                              | numba us/call | numba-jit us/call | numpy us/call | speedup | agree | same bits |
+    |----------------------|------------------------------------|--------------:|------------------:|--------------:|--------:|------:|----------:|
+    | _relu_forward        | (100, 256)                         |          2.45 |              2.76 |         15.13 |    6.18 |   yes |       yes |
+    | _relu_forward        | (100, 128)                         |          1.89 |              1.49 |          8.52 |    4.52 |   yes |       yes |
+    | _relu_forward        | (100, 64)                          |          1.20 |              0.86 |          5.17 |    4.29 |   yes |       yes |
+    | _relu_forward        | (100, 32)                          |          0.99 |              0.50 |          3.70 |    3.75 |   yes |       yes |
+    | _relu_delta          | (100, 256)                         |          4.08 |              3.44 |         35.34 |    8.66 |   yes |       yes |
+    | _relu_delta          | (100, 128)                         |          2.27 |              2.14 |         19.79 |    8.71 |   yes |       yes |
+    | _relu_delta          | (100, 64)                          |          1.68 |              1.30 |         12.36 |    7.35 |   yes |       yes |
+    | _relu_delta          | (100, 32)                          |          1.25 |              0.84 |          8.53 |    6.83 |   yes |       yes |
+    | _softmax_xent_labels | (100, 10), labels (100,)           |          6.15 |              6.00 |         22.13 |    3.60 |   yes |       yes |
+    | _adam_step           | theta (244522,)                    |         86.51 |             88.08 |        645.92 |    7.47 |   yes |       yes |
+    | _gather_scaled       | (100, 784) from (60000, 784) uint8 |          8.89 |              8.67 |         21.38 |    2.40 |   yes |       yes |
 """
 import argparse
 import os
