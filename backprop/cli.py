@@ -462,7 +462,15 @@ def build_parser():
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None):
+    """Warnings on the command line: "backprop: warning: ...", without a source line."""
+    return f"backprop: warning: {message}\n"
+
+
 def main(argv=None):
+    import warnings
+    if not os.environ.get("BACKPROP_DEBUG"):
+        warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -175,3 +175,28 @@ def test_two_builds_racing_for_one_folder_both_end_with_its_module(tmp_path, mon
     second = compiled.build(tmp_path / "k", log=log)  # finds the first one's folder
     assert first == second and first.read_bytes() == b"module"
     assert [p.name for p in tmp_path.iterdir()] == ["k"]
+
+
+def test_the_command_line_says_a_failed_compile_in_one_line(tmp_path):
+    folder = tmp_path / "backprop" / "kernels"
+    folder.mkdir(parents=True)
+    (folder / f"{compiled.key()}.failed.log").write_text("RuntimeError: no C compiler\n")
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path), "BACKPROP_BACKEND": "numba"}
+    env.pop("BACKPROP_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "backprop", "gradcheck"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"backprop: warning: the numba kernels could not be compiled ahead of time (see "
+        f"{folder / compiled.key()}.failed.log; delete it to try again); compiling them in "
+        f"this process instead"]
+
+
+def test_the_reason_is_the_compilers_last_exception_line():
+    output = ("Traceback (most recent call last):\n  File \"cc.py\", line 76\n"
+              "RuntimeError: Attempted to compile AOT function without the compiler. Try:\n\n"
+              "#> conda install gcc_linux-64\n")
+    assert compiled.reason(output) == ("RuntimeError: Attempted to compile AOT function "
+                                       "without the compiler. Try:")
+    assert compiled.reason("ld: cannot find -lpython3.11\n") == "ld: cannot find -lpython3.11"
+    assert compiled.reason("") == ""

@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import subprocess
 import sys
 import sysconfig
@@ -200,6 +201,14 @@ def build(directory, log=sys.stderr):
     return module_path(directory)
 
 
+def reason(output):
+    """The line of a failed compile's output that says why: the last exception line
+    ("RuntimeError: ..."), else the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", line)]
+    return (errors or lines or [""])[-1]
+
+
 def load(directory=None):
     """The compiled extension module, compiling it first if it is not there yet.
 
@@ -222,12 +231,12 @@ def load(directory=None):
             try:
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 failed.write_text(str(e) + "\n")
+                where = f"; the compiler's output is in {failed}"
             except OSError:
-                pass
+                where = ""
             warnings.warn(f"the numba kernels could not be compiled ahead of time "
-                          f"({str(e).splitlines()[-1] if str(e) else type(e).__name__}); "
-                          f"compiling them in this process instead", RuntimeWarning,
-                          stacklevel=2)
+                          f"({reason(str(e)) or type(e).__name__}{where}); compiling them "
+                          f"in this process instead", RuntimeWarning, stacklevel=2)
             return None
     try:
         spec = importlib.util.spec_from_file_location(MODULE, path)
