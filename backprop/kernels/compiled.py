@@ -43,45 +43,12 @@ from .signatures import FLOATS, MODULE, SIGNATURES, export_name, parse
 # ------------------------------------------------------------------ argument checks
 
 
-def _array_check(dtype, ndim, written):
-    def fits(a):
-        if not isinstance(a, np.ndarray) or a.dtype is not dtype or a.ndim != ndim:
-            return False
-        flags = a.flags
-        return flags.c_contiguous and flags.aligned and (flags.writeable or not written)
-    return fits
-
-
-def _scalar_check(types):
-    return lambda a: type(a) in types
-
-
-def _tuple_check(types, length):
-    return lambda a: type(a) is tuple and len(a) == length and all(type(x) in types for x in a)
-
-
-def checks(spec, float_type):
-    """One predicate per argument: does this argument fit the compiled signature?"""
-    F = np.dtype(float_type)
-    # numba types a Python float as float64 and a Python bool as boolean, so those fit too
-    scalars = {np.float32: (np.float32,), np.float64: (np.float64, float)}[F.type]
-    parsed, _ = parse(spec)
-    out = []
-    for kind, n, written in parsed:
-        if kind == "F*":
-            out.append(_tuple_check(scalars, n))
-        elif kind == "b":
-            out.append(_scalar_check((bool, np.bool_)))
-        elif n == 0:
-            out.append(_scalar_check(scalars))
-        else:
-            dtype = {"F": F, "I": np.dtype(np.intp), "U": np.dtype(np.uint8)}[kind]
-            out.append(_array_check(dtype, n, written))
-    return tuple(out)
-
-
 def _conditions(spec, float_type, names):
-    """Python expressions, one per argument, that are true when it fits the signature."""
+    """Python expressions, one per argument, that are true when it fits the signature.
+
+    Arrays: the dtype, ndim, C-contiguous, aligned, and writeable if the kernel writes
+    them. Scalars: the exact type (numba types a Python float as float64 and a Python bool
+    as boolean, so those fit too)."""
     F = np.dtype(float_type).name
     scalars = {"float32": "(float32,)", "float64": "(float64, float)"}[F]
     parsed, _ = parse(spec)
