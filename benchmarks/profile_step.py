@@ -14,18 +14,19 @@ how much is everything else. Medians over the epochs after one warm-up. Sample o
 
     | phase            | s/epoch | us/step | share |
     |------------------|--------:|--------:|------:|
-    | batch gather     |   0.032 |      53 |    5% |
-    | forward          |   0.211 |     352 |   35% |
-    | loss             |   0.013 |      21 |    2% |
-    | backward         |   0.251 |     418 |   42% |
-    | optimizer (Adam) |   0.094 |     157 |   16% |
-    | whole epoch      |   0.603 |    1005 |  100% |
-    | GEMM floor       |   0.401 |     668 |   66% |
+    | batch gather     |   0.026 |      43 |    5% |
+    | forward          |   0.202 |     336 |   36% |
+    | loss             |   0.010 |      17 |    2% |
+    | backward         |   0.243 |     405 |   43% |
+    | optimizer (Adam) |   0.080 |     134 |   14% |
+    | whole epoch      |   0.562 |     936 |  100% |
+    | GEMM floor       |   0.388 |     647 |   69% |
 
-The GEMMs are ~670 us of the ~770 us of forward and backward; the rest of a step is the
-Adam pass over 244,522 weights (memory-bound: ~80 us when its arrays are in cache), the
-gather of 100 random rows of the uint8 images (~9 us in cache, ~50 us from memory), the
-loss, and the kernel calls and Python between the GEMMs.
+The GEMMs are ~650 us of the ~740 us of forward and backward; the rest of a step is the
+Adam pass over 244,522 weights (memory-bound: its 6.8 MB of traffic alone takes ~100 us
+here, ~70-90 us when its arrays stay in cache), the gather of 100 random rows of the
+uint8 images (~9 us in cache, ~45 us from memory), the loss, and the kernel calls and
+Python between the GEMMs.
 """
 import argparse
 import statistics
