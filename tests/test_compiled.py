@@ -5,7 +5,6 @@ import inspect
 import io
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
