@@ -251,40 +251,50 @@ def _add_train(sub):
                     "100, 30 epochs, seed 0. Writes history.json, checkpoint.npz, model.npz "
                     "and figures to the run folder. Ctrl-C saves a checkpoint; --resume "
                     "continues it.")
-    p.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=_positive_int, default=100, help="batch size (default 100)")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default 0.001)")
-    p.add_argument("--optimizer", default="adam",
+    # The run's options default to None: a new run fills them from TrainConfig's defaults
+    # (the ones the help names), a resumed run from its checkpoint.
+    p.add_argument("--epochs", type=_positive_int, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
+    p.add_argument("--optimizer",
                    choices=["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"],
                    help="optimizer (default adam)")
-    p.add_argument("--hidden", type=_sizes, default=(256, 128, 64, 32), metavar="N,N,...",
+    p.add_argument("--hidden", type=_sizes, metavar="N,N,...",
                    help="hidden layer sizes (default 256,128,64,32)")
-    p.add_argument("--activation", default="relu",
+    p.add_argument("--activation",
                    choices=["relu", "leaky_relu", "sigmoid", "tanh"],
                    help="hidden activation (default relu)")
-    p.add_argument("--loss", default="ce", choices=["ce", "mse"],
+    p.add_argument("--loss", choices=["ce", "mse"],
                    help="ce: softmax cross-entropy on logits; mse: softmax outputs with "
                         "1/2 sum (O - t)^2 (default ce)")
-    p.add_argument("--seed", type=_non_negative_int, default=0,
+    p.add_argument("--seed", type=_non_negative_int,
                    help="seed of weights and shuffling (default 0)")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files "
                    "(default: $BACKPROP_DATA, the user cache, /usr/share/datasets/fashion-mnist)")
     p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
                    help="run folder (default runs/default)")
-    p.add_argument("--eval-every", type=_non_negative_int, default=0, metavar="STEPS",
-                   help="also evaluate the test set every STEPS steps (the tutorial: 500)")
+    p.add_argument("--eval-every", type=_non_negative_int, metavar="STEPS",
+                   help="also evaluate the test set every STEPS steps (default 0: only after "
+                        "each epoch; the tutorial: 500)")
     p.add_argument("--backend", choices=list(BACKENDS),
                    help="kernel backend: numba (compiled once per machine), numba-jit "
                         "(compiled in process) or numpy (default: $BACKPROP_BACKEND or numba)")
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="threads for BLAS and numba together (default: $BACKPROP_THREADS, "
                         "$OMP_NUM_THREADS, or every core)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with the options it was started with; "
+                        "options given again must match them, except --epochs, which may "
+                        "change how far it goes")
     p.add_argument("--force", action="store_true",
                    help="start over even if --out already holds a run")
     p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.set_defaults(run=_run_train)
+
+
+RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
+               "seed", "eval_every")  # the TrainConfig fields `backprop train` sets
 
 
 def _run_train(args):
@@ -293,14 +303,18 @@ def _run_train(args):
         kernels.set_backend(args.backend)
     threads = kernels.set_threads(args.threads)
     from . import train
-    config = train.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                               optimizer=args.optimizer, hidden=args.hidden,
-                               activation=args.activation, loss=args.loss, seed=args.seed,
-                               eval_every=args.eval_every)
-    if (not args.resume and not args.force
-            and os.path.exists(os.path.join(args.out, train.CHECKPOINT))):
+    checkpoint = os.path.join(args.out, train.CHECKPOINT)
+    if not args.resume and not args.force and os.path.exists(checkpoint):
         raise UsageError(f"{args.out} already holds a run; pass --resume to continue it, "
                          f"--force to start over, or --out to choose another folder")
+    try:
+        base = (train.checkpoint_config(checkpoint)
+                if args.resume and os.path.exists(checkpoint) else train.TrainConfig())
+    except train.TrainingError as error:
+        print(f"backprop: error: {error}", file=sys.stderr)
+        return 3
+    given = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
+    config = train.TrainConfig(**{**base.to_dict(), **given})
     train.prepare_out_dir(args.out)
     data = _fashion_mnist(args.data)
     say = (lambda *a: None) if args.quiet else print

@@ -232,8 +232,8 @@ def checkpoint_model(arrays, path):
                                    if k.startswith(prefix)}, str(path))
 
 
-def load_checkpoint(path, config, model, optimizer):
-    """Restore model and optimizer from ``path``; the checkpoint must match ``config``."""
+def _read_checkpoint(path):
+    """(arrays, saved TrainConfig, _Position) of the checkpoint at ``path``."""
     try:
         arrays = load_npz(path)
         check_format(arrays, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, path, "checkpoint")
@@ -244,6 +244,19 @@ def load_checkpoint(path, config, model, optimizer):
         raise TrainingError(message if str(path) in message else f"{path}: {message}") from None
     except (KeyError, TypeError) as error:
         raise TrainingError(f"{path} is a damaged checkpoint (missing or bad entry {error})") from None
+    return arrays, saved, position
+
+
+def checkpoint_config(path):
+    """The TrainConfig the checkpoint at ``path`` was written with: ``backprop train
+    --resume`` takes the run's options from it."""
+    return _read_checkpoint(path)[1]
+
+
+def load_checkpoint(path, config, model, optimizer):
+    """Restore model and optimizer from ``path``; the checkpoint must match ``config``
+    in everything but the number of epochs (a resumed run may train longer)."""
+    arrays, saved, position = _read_checkpoint(path)
     differs = [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
                for k in ("hidden", "activation", "loss", "optimizer", "batch_size", "lr",
                          "seed", "dtype")

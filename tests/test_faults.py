@@ -493,6 +493,33 @@ def test_checkpoint_of_another_run_from_the_cli(good_run, cli_data, tmp_path, ca
     assert "the model maps 100 inputs to 10 outputs; Fashion-MNIST needs 784" in line, line
 
 
+@needs_data
+def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
+    """``backprop train --out RUN --resume``, the command an interrupted run prints, goes on
+    with the options the run was started with; --epochs may extend it."""
+    out = str(tmp_path / "run")
+    options = ["--hidden", "16", "--lr", "0.002", "--seed", "3", "--batch-size", "50"]
+    code, _, err = run_cli(capsys, ["train", "--epochs", "1", *options, "--out", out,
+                                    "--quiet", "--no-plots"])
+    assert code == 0, err
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--resume", "--quiet", "--no-plots"])
+    assert code == 0, err  # the run's 1 epoch is done: nothing more to train
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [r["epoch"] for r in history["epochs"]] == [1]
+    assert history["config"]["epochs"] == 1
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--resume", "--epochs", "2",
+                                    "--quiet", "--no-plots"])
+    assert code == 0, err
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+    assert {k: history["config"][k] for k in ("hidden", "lr", "seed", "batch_size", "epochs")} == \
+        {"hidden": [16], "lr": 0.002, "seed": 3, "batch_size": 50, "epochs": 2}
+    straight, _ = train.fit(train.TrainConfig(epochs=2, hidden=(16,), lr=0.002, seed=3,
+                                              batch_size=50), cli_data, quiet=True)
+    resumed = Sequential.load(tmp_path / "run" / "model.npz")
+    np.testing.assert_array_equal(resumed.theta, straight.theta)
+
+
 # ========================================================================= determinism
 
 @needs_data
