@@ -90,7 +90,7 @@ def test_the_four_minima_are_minima():
         np.testing.assert_allclose(minimum, rounded, atol=1e-6)
         np.testing.assert_allclose(himmelblau_gradient(minimum), 0, atol=1e-12)
         assert np.all(np.linalg.eigvalsh(himmelblau_hessian(minimum)) > 0)   # positive definite
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         HIMMELBLAU_MINIMA[0, 0] = 1.0                                      # read-only
 
 

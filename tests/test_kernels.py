@@ -63,10 +63,19 @@ def _assert_same_bits(name, args, r_jit, after_jit):
             assert a.dtype == b.dtype
 
 
+def _assert_row_sums(summands, sums, dtype):
+    """sums = sum_n summands[n], within the rounding of a sum of B terms: at most
+    B eps sum_n |summands[n]| from the exact float64 sum."""
+    exact = summands.astype(np.float64).sum(axis=0)
+    bound = len(summands) * np.finfo(dtype).eps * np.abs(summands.astype(np.float64)).sum(axis=0)
+    assert np.all(np.abs(sums - exact) <= bound + np.finfo(dtype).tiny)
+
+
 def _compare(name, args, dtype, sums=()):
     """Run both twins; every array argument (inputs and outputs) and the returned value
-    must agree. Arguments at positions ``sums`` are sums over rows, which the twins add
-    in different orders: those are checked against an exact float64 sum instead.
+    must agree. An argument at a position in ``sums`` is the sum over rows of the
+    argument before it, which the twins add in different orders: in each twin it is
+    checked against the exact float64 sum of that twin's own summands instead.
     Returns the numba run's array arguments, in order."""
     r_numba, after_numba = _run(jit, name, args)
     r_numpy, after_numpy = _run(reference, name, args)
@@ -75,7 +84,10 @@ def _compare(name, args, dtype, sums=()):
     for i, (a, b) in enumerate(zip(after_numba, after_numpy)):
         if isinstance(a, np.ndarray):
             assert a.dtype == b.dtype
-            if i not in sums:
+            if i in sums:
+                for after in (after_numba, after_numpy):
+                    _assert_row_sums(after[i - 1], after[i], dtype)
+            else:
                 _close(a, b, dtype)
             arrays.append(a)
     if r_numpy is not None:
@@ -120,12 +132,8 @@ def test_delta_kernels(act, kind, shape, dtype):
         z.copy(), np.zeros(shape[1], dtype), O)
     cache = {"sigmoid": O, "tanh": O, "softmax": O, "relu": z, "leaky_relu": z}.get(act)
     args = ([g] if act == "identity" else [cache, g]) + ([dtype(0.2)] if act == "leaky_relu" else [])
-    *_, delta, db = _compare(f"_{act}_delta", args + [np.empty_like(g), np.empty(shape[1], dtype)],
-                             dtype, sums=(len(args) + 1,))
-    # db = sum_n delta: rounding of a sum of B terms is at most B eps sum_n |delta|
-    exact = delta.astype(np.float64).sum(axis=0)
-    bound = shape[0] * np.finfo(dtype).eps * np.abs(delta.astype(np.float64)).sum(axis=0)
-    assert np.all(np.abs(db - exact) <= bound + np.finfo(dtype).tiny)
+    _compare(f"_{act}_delta", args + [np.empty_like(g), np.empty(shape[1], dtype)], dtype,
+             sums=(len(args) + 1,))  # db = sum_n delta, in each twin
 
 
 def test_relu_delta_at_zero_is_one():
@@ -194,6 +202,7 @@ def test_one_thread_setting_governs_blas_and_no_kernel_is_parallel(monkeypatch):
     from threadpoolctl import threadpool_info
 
     from backprop import kernels
+    monkeypatch.setenv("NUMBA_NUM_THREADS", __import__("os").environ.get("NUMBA_NUM_THREADS", "1"))
     try:
         assert kernels.set_threads(1) == 1
         assert all(pool["num_threads"] == 1 for pool in threadpool_info()
@@ -215,8 +224,10 @@ def test_one_thread_setting_governs_blas_and_no_kernel_is_parallel(monkeypatch):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_decaying_optimizer_state_is_flushed_instead_of_going_subnormal(dtype, backend):
-    """With a zero gradient Adam's m decays as b1^t; below the smallest normal float it is
-    set to 0 (subnormal arithmetic is ~100x slower) in both backends."""
+    """Optimizer state that decays below the smallest normal float is set to 0 (subnormal
+    arithmetic is ~100x slower), in every backend: Adam's m decays as b1^t with a zero
+    gradient; state that is already subnormal (Adam's m and v, RMSProp's s, momentum's
+    velocity) is flushed on the next step, and a flushed state moves no weight."""
     tiny = np.finfo(dtype).tiny
     w = np.ones(4, dtype)
     opt = bp.Adam([w])
@@ -224,20 +235,25 @@ def test_decaying_optimizer_state_is_flushed_instead_of_going_subnormal(dtype, b
     zero = np.zeros(4, dtype)
     for _ in range(2000 if dtype == np.float32 else 8000):
         opt.step([zero])
-    m = opt.state["m"][0]
-    assert np.all(m == 0)
-    assert not np.any((opt.state["v"][0] != 0) & (opt.state["v"][0] < tiny))
-    v = np.full(3, tiny / 4, dtype)  # already subnormal: flushed on the next step
-    w = np.zeros(3, dtype)
-    sgd = bp.SGD([w], lr=0.1, momentum=0.5)
-    sgd.state["velocity"][0][...] = v
-    sgd.step([np.zeros(3, dtype)])
-    assert np.all(sgd.state["velocity"][0] == 0) and np.all(w == 0)
+    assert np.all(opt.state["m"][0] == 0)
+    subnormal = np.full(3, tiny / 4, dtype)
+    assert np.all((subnormal > 0) & (subnormal < tiny))
+    for make, slots in [(lambda w: bp.Adam([w]), ("m", "v")),
+                        (lambda w: bp.RMSProp([w]), ("s",)),
+                        (lambda w: bp.SGD([w], lr=0.1, momentum=0.5), ("velocity",))]:
+        w = np.zeros(3, dtype)
+        opt = make(w)
+        for slot in slots:
+            opt.state[slot][0][...] = subnormal
+        opt.step([np.zeros(3, dtype)])
+        for slot in slots:
+            assert np.all(opt.state[slot][0] == 0), (type(opt).__name__, slot)
+        assert np.all(w == 0), type(opt).__name__
 
 
-def test_cached_kernels_load_in_a_fresh_process(tmp_path):
-    """cache=True: two fresh processes, the second loading the compiled kernels from the
-    cache, give the same numbers as this one."""
+def test_compiled_kernels_load_in_fresh_processes_and_give_this_processs_numbers(tmp_path):
+    """Two fresh processes load the compiled kernels from this session's cache (no
+    compile) and give bit for bit the numbers of this process."""
     import subprocess
     import sys
     script = ("import numpy as np, backprop as bp\n"
@@ -252,6 +268,7 @@ def test_cached_kernels_load_in_a_fresh_process(tmp_path):
                               text=True, timeout=120, env={**__import__("os").environ,
                                                            "BACKPROP_BACKEND": "numba"})
         assert done.returncode == 0, done.stderr
+        assert "compiling" not in done.stderr, done.stderr
         results.append(np.load(out))
     w = np.linspace(-1, 1, 1001).astype(np.float32)
     with bp.use_backend("numba"):
@@ -260,3 +277,25 @@ def test_cached_kernels_load_in_a_fresh_process(tmp_path):
             opt.step([np.cos(w)])
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], w)
+
+
+def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
+    """cache=True (``_policy.py``): the first process writes numba's cache, the second
+    loads the kernel from it instead of compiling."""
+    import subprocess
+    import sys
+    script = ("import numpy as np\n"
+              "from backprop.kernels import jit\n"
+              "w = np.ones(5, np.float32)\n"
+              "jit._sgd_step(w, np.ones(5, np.float32), np.float32(0.5))\n"
+              "assert w.tolist() == [0.5] * 5\n"
+              "print(sum(jit._sgd_step.stats.cache_hits.values()))\n")
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    hits = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        hits.append(int(done.stdout.split()[-1]))
+    assert hits == [0, 1]
+    assert list((tmp_path / "numba-cache").rglob("*_sgd_step*.nbi"))
