@@ -5,7 +5,13 @@ import pytest
 import backprop as bp
 from backprop.gradcheck import numeric_gradient, relative_error
 
-ELEMENTWISE = [bp.Identity(), bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.LeakyReLU(0.2)]
+ELEMENTWISE = [bp.Identity(), bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.LeakyReLU(0.2),
+               bp.LeakyReLU(0.05)]
+
+
+def _name(act):
+    """Test id: the name, plus alpha for LeakyReLU (two alphas are tested)."""
+    return f"{act.name}{getattr(act, 'alpha', '')}"
 
 
 def _away_from_kinks(shape, seed):
@@ -20,12 +26,13 @@ def test_values_match_the_formulas(backend):
     np.testing.assert_allclose(bp.Tanh()(x), np.tanh(x), rtol=1e-15)
     np.testing.assert_array_equal(bp.ReLU()(x), np.maximum(x, 0))
     np.testing.assert_array_equal(bp.LeakyReLU(0.2)(x), np.where(x >= 0, x, 0.2 * x))
+    np.testing.assert_array_equal(bp.LeakyReLU(0.05)(x), np.where(x >= 0, x, 0.05 * x))
     np.testing.assert_array_equal(bp.Identity()(x), x)
     p = bp.Softmax()(x.reshape(1, -1))
     np.testing.assert_allclose(p[0], np.exp(x) / np.exp(x).sum(), rtol=1e-13)
 
 
-@pytest.mark.parametrize("act", ELEMENTWISE, ids=lambda a: a.name)
+@pytest.mark.parametrize("act", ELEMENTWISE, ids=_name)
 def test_derivative_matches_central_differences(act, backend):
     x = _away_from_kinks((40,), seed=0)
     numeric = np.array([(act(np.array([v + 1e-6]))[0] - act(np.array([v - 1e-6]))[0]) / 2e-6
@@ -33,13 +40,33 @@ def test_derivative_matches_central_differences(act, backend):
     assert relative_error(act.derivative(x), numeric) < 1e-8
 
 
-@pytest.mark.parametrize("act", ELEMENTWISE + [bp.Softmax()], ids=lambda a: a.name)
+@pytest.mark.parametrize("act", ELEMENTWISE + [bp.Softmax()], ids=_name)
 def test_delta_step_is_the_vector_jacobian_product(act, backend):
     """delta = f'(z) * g (softmax: p * (g - sum g p)) against differences of sum(g * f(z))."""
     z = _away_from_kinks((3, 5), seed=1)
     g = np.random.default_rng(2).normal(size=(3, 5))
     numeric = numeric_gradient(lambda: float(np.sum(g * act(z))), z)
     assert relative_error(act.backward(z, g), numeric) < 1e-8
+
+
+@pytest.mark.parametrize("make", [lambda: bp.LeakyReLU(0.05),
+                                  lambda: bp.get_activation("leaky_relu", alpha=0.05)],
+                         ids=["class", "by_name"])
+def test_leaky_relu_non_default_alpha_in_value_derivative_and_delta(make, backend):
+    """alpha = 0.05, not the default 0.2: O = x or 0.05 x, f' = 1 or 0.05,
+    delta = f' * g, db = sum over the batch of delta."""
+    act = make()
+    assert act.alpha == 0.05
+    z = _away_from_kinks((4, 5), seed=3)
+    g = np.random.default_rng(4).normal(size=(4, 5))
+    slope = np.where(z >= 0, 1.0, 0.05)
+    np.testing.assert_array_equal(act(z), np.where(z >= 0, z, 0.05 * z))
+    np.testing.assert_array_equal(act.derivative(z), slope)
+    delta, db = np.empty_like(g), np.empty(5)
+    act.delta(z, g, delta, db)  # the layer's step, as Dense.backward calls it
+    np.testing.assert_allclose(delta, slope * g, rtol=1e-15)
+    np.testing.assert_allclose(db, (slope * g).sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(act.backward(z, g), slope * g, rtol=1e-15)
 
 
 def test_relu_derivative_at_zero_is_one_by_convention(backend):

@@ -77,6 +77,22 @@ def test_four_layer_network_with_softmax_cross_entropy(hidden, backend):
     assert report.max_error < BOUND and len(report.checks) == 8, str(report)
 
 
+def test_leaky_relu_with_non_default_alpha_delta_rule_tape_and_numeric_agree(backend):
+    """LeakyReLU(0.05) in every layer: the delta rule and the tape (nn.leaky_relu with
+    alpha=0.05) against central differences, with net inputs on both sides of 0."""
+    rng = np.random.default_rng(8)
+    model = bp.Sequential.mlp([5, 4, 4, 3], activation=bp.LeakyReLU(0.05),
+                              output_activation=bp.LeakyReLU(0.05), rng=9, dtype=np.float64)
+    x = rng.normal(size=(6, 5))
+    keep_away_from_kinks(model, x)
+    assert [layer.activation.alpha for layer in model.layers] == [0.05] * 3
+    report = three_way(model, bp.MSE(), x, rng.normal(size=(6, 3)))
+    assert report.kink_margin > 1000 * H
+    assert all(np.any(layer._cache < 0) for layer in model.layers)  # the alpha slope is used
+    assert report.max_error < BOUND, str(report)
+    assert max(row[2].error for row in report.rows) < 1e-12, str(report)
+
+
 def test_the_check_fails_on_a_wrong_gradient(monkeypatch):
     """Break tanh's delta (f' = 1 - O instead of 1 - O^2): the report must fail and name it."""
     model = bp.Sequential.mlp([3, 4, 2], activation="tanh", rng=0, dtype=np.float64)

@@ -84,6 +84,40 @@ def test_huge_logits_give_finite_loss_and_gradient(backend):
     assert np.all(np.isfinite(loss.backward()))
 
 
+@pytest.mark.parametrize("eps", [None, 1e-3], ids=["default_eps", "eps_1e-3"])
+def test_binary_ce_clips_outputs_of_exactly_0_and_1(eps, backend):
+    """O clipped to [eps, 1 - eps] (default eps 1e-7): E and dE/dO = (O - t) / (O (1 - O) B K)
+    at the clipped O, finite where log 0 and 0/0 would appear."""
+    O = np.array([[0.0, 1.0, 0.0], [1.0, 0.3, 0.0], [1.0, 0.0, 1.0]])
+    t = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    loss = bp.BinaryCrossEntropy() if eps is None else bp.BinaryCrossEntropy(eps=eps)
+    e = 1e-7 if eps is None else eps
+    Oc = np.minimum(np.maximum(O, e), 1 - e)
+    E = loss.forward(O, t)
+    assert np.isfinite(E) and np.all(np.isfinite(loss.backward()))
+    assert E == pytest.approx(-np.mean(t * np.log(Oc) + (1 - t) * np.log(1 - Oc)), rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), (Oc - t) / (Oc * (1 - Oc) * O.size), rtol=1e-12)
+
+
+@pytest.mark.parametrize("eps", [None, 1e-3], ids=["default_eps", "eps_1e-3"])
+def test_categorical_ce_clips_probabilities_of_exactly_0(eps, backend):
+    """p clipped to [eps, 1] (default eps 1e-7): E = -1/B sum t log p and dE/dp = -t / (p B)
+    at the clipped p, finite for p = 0 (log 0, 0/0) and p = 1."""
+    p = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.2, 0.0, 0.8]])
+    labels = np.array([0, 0, 1])  # picks p = 0, p = 1 and p = 0
+    t = np.eye(3)[labels]
+    loss = bp.CategoricalCrossEntropy() if eps is None else bp.CategoricalCrossEntropy(eps=eps)
+    e = 1e-7 if eps is None else eps
+    pc = np.maximum(p, e)
+    expected = -np.sum(t * np.log(pc)) / 3
+    assert expected == pytest.approx(-2 * np.log(e) / 3)  # two rows at the clip
+    for targets in (t, labels):
+        E = loss.forward(p, targets)
+        assert np.isfinite(E) and np.all(np.isfinite(loss.backward()))
+        assert E == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(loss.backward(), -t / (pc * 3), rtol=1e-12)
+
+
 def test_bad_targets_raise_clear_errors():
     loss = bp.SoftmaxCrossEntropy()
     with pytest.raises(ValueError, match=r"labels must be in \[0, 2\] for 3 outputs"):

@@ -101,6 +101,37 @@ def test_initialisers_are_seeded_and_scaled():
     assert not np.any(a.layers[0].b)
 
 
+# init -> (distribution, scale): the limit l of U(-l, l) or the std of N(0, std^2)
+INIT_FORMULAS = {
+    "he_normal": ("normal", lambda n_in, n_out: np.sqrt(2 / n_in)),
+    "he_uniform": ("uniform", lambda n_in, n_out: np.sqrt(6 / n_in)),
+    "glorot_uniform": ("uniform", lambda n_in, n_out: np.sqrt(6 / (n_in + n_out))),
+    "glorot_normal": ("normal", lambda n_in, n_out: np.sqrt(2 / (n_in + n_out))),
+}
+
+
+def test_every_initialiser_has_a_formula_here():
+    from backprop.layers import INITIALIZERS
+    assert set(INIT_FORMULAS) == set(INITIALIZERS)
+
+
+@pytest.mark.parametrize("init", list(INIT_FORMULAS))
+def test_each_initialiser_matches_its_formula(init):
+    """784 x 256 = 200,704 weights: the sample std is within ~0.2% of the true one (one
+    standard error), so rel=0.01 is several standard errors and a wrong scale fails."""
+    kind, scale = INIT_FORMULAS[init]
+    layer = bp.Dense(784, 256, init=init, rng=0, dtype=np.float64)
+    np.testing.assert_array_equal(layer.W, bp.Dense(784, 256, init=init, rng=0, dtype=np.float64).W)
+    W, s = layer.W, scale(784, 256)
+    assert abs(W.mean()) < 0.01 * s
+    if kind == "uniform":
+        assert np.abs(W).max() <= s and np.abs(W).max() > 0.999 * s
+        assert W.std() == pytest.approx(s / np.sqrt(3), rel=0.01)  # std of U(-l, l)
+    else:
+        assert W.std() == pytest.approx(s, rel=0.01)
+    assert not np.any(layer.b)
+
+
 def test_reference_network_summary_counts_244522_parameters():
     model = bp.Sequential.mlp([784, 256, 128, 64, 32, 10], rng=0)
     text = model.summary(print_fn=None)

@@ -59,6 +59,49 @@ def test_rmsprop_adagrad_adam_match_formulas(backend):
     assert opt.t == 4
 
 
+def _rmsprop_ref(lr, rho, eps):
+    s, w = np.zeros_like(W0), W0.copy()
+    for g in GRADS:  # s = rho s + (1 - rho) g^2;  w -= eta g / (sqrt(s) + eps)
+        s = rho * s + (1 - rho) * g ** 2
+        w = w - lr * g / (np.sqrt(s) + eps)
+    return w
+
+
+def _adagrad_ref(lr, eps):
+    s, w = np.zeros_like(W0), W0.copy()
+    for g in GRADS:  # s += g^2;  w -= eta g / (sqrt(s) + eps)
+        s = s + g ** 2
+        w = w - lr * g / (np.sqrt(s) + eps)
+    return w
+
+
+def _adam_ref(lr, beta1, beta2, eps):
+    m, v, w = np.zeros_like(W0), np.zeros_like(W0), W0.copy()
+    for t, g in enumerate(GRADS, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g ** 2
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w
+
+
+NON_DEFAULT = [
+    ("rmsprop", lambda p: bp.RMSProp(p, lr=0.05, rho=0.5, eps=1e-3),
+     lambda: _rmsprop_ref(0.05, 0.5, 1e-3)),
+    ("adagrad", lambda p: bp.Adagrad(p, lr=0.1, eps=1e-3), lambda: _adagrad_ref(0.1, 1e-3)),
+    ("adam", lambda p: bp.Adam(p, lr=0.05, beta1=0.5, beta2=0.9, eps=1e-3),
+     lambda: _adam_ref(0.05, 0.5, 0.9, 1e-3)),
+]
+
+
+@pytest.mark.parametrize("name,factory,reference", NON_DEFAULT, ids=[c[0] for c in NON_DEFAULT])
+def test_non_default_hyperparameters_match_formulas(name, factory, reference, backend):
+    """Every hyperparameter away from its default, over the 4 steps of GRADS."""
+    w, opt = _run(factory, W0, GRADS)
+    np.testing.assert_allclose(w, reference(), rtol=1e-13)
+    assert opt.t == 4
+
+
 def test_sgd_and_momentum_on_a_quadratic_follow_the_closed_form(backend):
     """E = a w^2 / 2, dE/dw = a w: SGD gives w_t = (1 - eta a)^t w_0; momentum is the
     linear recurrence [w, v]_{t+1} = M [w, v]_t, so [w, v]_t = M^t [w_0, 0]."""
@@ -141,8 +184,10 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="float32 or float64"):
         bp.Adam([np.zeros(2, int)])
     opt = bp.Adam([np.zeros(2)])
-    with pytest.raises(ValueError, match="1 gradients for 1|gradient 0 has shape"):
+    with pytest.raises(ValueError, match=r"gradient 0 has shape \(3,\) and dtype float64"):
         opt.step([np.zeros(3)])
+    with pytest.raises(ValueError, match=r"gradient 0 has shape \(2,\) and dtype float32"):
+        opt.step([np.zeros(2, np.float32)])
     with pytest.raises(ValueError, match="2 gradients for 1 parameters"):
         opt.step([np.zeros(2), np.zeros(2)])
 
