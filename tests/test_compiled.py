@@ -3,11 +3,15 @@ that send unfit arguments to the JIT kernels, a training run bit for bit equal t
 JIT's without loading numba, and what happens when compiling fails."""
 import inspect
 import io
+import json
+import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from numba.core.errors import TypingError
 
 import backprop as bp
 from backprop import train
@@ -60,7 +64,7 @@ def test_arguments_that_miss_the_signature_go_to_the_jit_kernel(case):
     assert getattr(compiled, name).route(*args) is None
     copies = lambda: [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     if case == "read-only output":  # numba refuses to write a read-only array
-        with pytest.raises(Exception, match="readonly|read-only|Cannot modify"):
+        with pytest.raises(TypingError, match="readonly|read-only|Cannot modify"):
             getattr(compiled, name)(*args)
         return
     mine, theirs = copies(), copies()
@@ -124,11 +128,110 @@ def test_a_failed_compile_warns_once_keeps_the_reason_and_falls_back(tmp_path, m
 
 
 def test_a_damaged_module_warns_and_falls_back(tmp_path):
+    """A file that matches its record but is no extension module: the import fails."""
     target = tmp_path / "k"
     target.mkdir()
     compiled.module_path(target).write_bytes(b"\x7fELF not really")
+    compiled.write_record(target)
     with pytest.warns(RuntimeWarning, match="cannot load the compiled kernels"):
         assert compiled.load(target) is None
+
+
+_NEVER_IMPORTED = """
+import importlib.machinery, json, sys, warnings
+import numpy as np
+cache = sys.argv[1]
+real = importlib.machinery.ExtensionFileLoader.create_module
+def create_module(self, spec):  # where an extension module is loaded (dlopen)
+    if spec.origin.startswith(cache):
+        print("import attempted:", spec.origin, flush=True)
+    return real(self, spec)
+importlib.machinery.ExtensionFileLoader.create_module = create_module
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from backprop.kernels import compiled, jit, reference
+rng = np.random.default_rng(0)
+z, b = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+O, expected = np.empty_like(z), np.empty_like(z)
+compiled._relu_forward(z.copy(), b, O)
+reference._relu_forward(z.copy(), b, expected)
+labels, G = np.array([0, 3, 1, 4, 2, 0]), np.empty_like(z)
+E = compiled._softmax_xent_labels(z, labels, G)
+print(json.dumps({
+    "warnings": [str(w.message) for w in caught if w.category is RuntimeWarning],
+    "compiled_module": repr(compiled.compiled_module), "key": compiled.key(),
+    "jit": compiled._relu_forward is jit._relu_forward, "relu": bool(np.allclose(O, expected)),
+    "E": float(E), "E_expected": float(reference._softmax_xent_labels(z, labels, G.copy())),
+}))
+"""
+
+
+def _copy_of_the_compiled_folder(cache):
+    """This session's compiled folder, copied where a process with XDG_CACHE_HOME=cache
+    looks for it."""
+    folder = cache / "backprop" / "kernels" / compiled.key()
+    shutil.copytree(compiled.Path(compiled.compiled_module.__file__).parent, folder)
+    return compiled.module_path(folder)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one byte flipped"])
+def test_a_truncated_or_altered_module_is_never_imported(tmp_path, damage):
+    """Importing a truncated shared object can kill the process (SIGBUS, no message), so
+    the module is checked against the size and sha256 recorded when it was compiled, and
+    not imported when it differs: one warning that names it, and the in-process kernels
+    serve every call. In a child process, so a crash cannot take the test session along."""
+    path = _copy_of_the_compiled_folder(tmp_path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[:300_000]
+    else:
+        data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "BACKPROP_BACKEND": "numba"}
+    done = subprocess.run([sys.executable, "-c", _NEVER_IMPORTED, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    assert "import attempted" not in done.stdout, done.stdout
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["key"] == compiled.key(), "the kernel source changed during the test"
+    [warning] = report["warnings"]
+    assert warning.startswith(f"cannot load the compiled kernels {path} (")
+    assert warning.endswith("; delete that folder to compile them again; compiling them in "
+                            "this process instead")
+    assert ("truncated" if damage == "truncated" else "sha256") in warning
+    assert report["compiled_module"] == "None" and report["jit"] and report["relu"]
+    assert report["E"] == pytest.approx(report["E_expected"], rel=1e-6)
+
+
+def test_a_folder_without_a_record_is_not_imported(tmp_path, monkeypatch):
+    """A module without its record (a folder copied in by hand, the record deleted): the
+    module cannot be checked, so it is not imported."""
+    path = _copy_of_the_compiled_folder(tmp_path)
+    compiled.record_path(path.parent).unlink()
+    imported = []
+    monkeypatch.setattr(compiled.importlib.util, "spec_from_file_location",
+                        lambda *args: imported.append(args))
+    with pytest.warns(RuntimeWarning, match=f"cannot load the compiled kernels {path} "
+                                            r"\(no record .*delete that folder"):
+        assert compiled.load(path.parent) is None
+    assert imported == []
+
+
+def test_the_record_is_written_before_the_folder_is_published(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled.subprocess, "run", _fake_child(write_module=True))
+    renamed = []
+    real_rename = os.rename
+    def rename(source, target):
+        renamed.append(sorted(p.name for p in compiled.Path(source).iterdir()))
+        real_rename(source, target)
+    monkeypatch.setattr(compiled.os, "rename", rename)
+    path = compiled.build(tmp_path / "k", log=io.StringIO())
+    assert renamed == [sorted([path.name, compiled.record_path(path.parent).name])]
+    assert compiled.damage(path.parent) is None
+    path.write_bytes(b"modulE")  # same size, other bytes
+    assert "sha256" in compiled.damage(path.parent)
+    path.write_bytes(b"mod")
+    assert "truncated" in compiled.damage(path.parent)
 
 
 def test_the_key_is_stable_and_names_this_machine():
@@ -136,6 +239,32 @@ def test_the_key_is_stable_and_names_this_machine():
     assert len(compiled.key()) == 16
     assert compiled.compiled_module.__file__.startswith(str(compiled.module_path(
         bp._paths.user_cache("kernels", compiled.key())).parent))
+
+
+@pytest.mark.parametrize("changed", ["jit.py", "_policy.py", "signatures.py", "build.py"])
+def test_the_key_changes_with_each_file_the_module_is_built_from(changed, monkeypatch):
+    """An edited kernel, policy, signature table or build script compiles a new module."""
+    from pathlib import Path
+    before = compiled.key()
+    read_bytes = Path.read_bytes
+
+    def edited(path):
+        data = read_bytes(path)
+        return data + b"\n# edited\n" if path.name == changed else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert compiled.key() != before
+
+
+def test_the_key_changes_with_the_cpu_and_the_numba_version(monkeypatch):
+    before = compiled.key()
+    with monkeypatch.context() as m:
+        m.setattr(compiled, "cpu_identity", lambda: "another CPU")
+        assert compiled.key() != before
+    with monkeypatch.context() as m:
+        m.setattr(compiled.importlib.metadata, "version", lambda name: "0.0.1")
+        assert compiled.key() != before
+    assert compiled.key() == before
 
 
 def test_each_float_type_routes_to_its_own_compiled_function():

@@ -9,8 +9,15 @@ flags, error model, this machine's CPU), into an extension module kept in the us
 module and NumPy, and never numba.
 
 - ``<key>`` hashes the kernel source, the compile policy, the signatures
-  (``signatures.py``), the build script, the Python, NumPy and numba versions and this
-  CPU: any change compiles afresh (once, about 10 s, said on stderr).
+  (``signatures.py``), the build script, the folder's layout (``LAYOUT``), the Python,
+  NumPy and numba versions and this CPU: any change compiles afresh (once, about 10 s,
+  said on stderr).
+- Beside the module, ``module.sha256`` records its size and sha256, written before the
+  folder is renamed into place. The module is checked against it before every import
+  (about 1 ms), and not imported when it differs or the record is missing: importing a
+  truncated shared object can kill the process with SIGBUS, no message, and an altered
+  one runs whatever it now holds. Folders of the layout before the record have another
+  key, so they are left alone and the kernels are compiled afresh.
 - The compiler runs in a child process (``python -m backprop.kernels.build``), so this
   process does not load numba to compile either.
 - A compiled function trusts its arguments: given the wrong dtype or layout it reads the
@@ -119,9 +126,13 @@ def cpu_identity():
     return text
 
 
+LAYOUT = "module + module.sha256"  # in the key: a change of layout compiles into a new folder
+RECORD = "module.sha256"  # "<sha256>  <size>  <module's file name>\n", beside the module
+
+
 def key():
     """A hash of everything the compiled module depends on (see the module docstring)."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(LAYOUT.encode())
     here = Path(__file__).parent
     for name in ("jit.py", "_policy.py", "signatures.py", "build.py"):
         h.update((here / name).read_bytes())
@@ -137,12 +148,51 @@ def module_path(directory):
     return Path(directory) / (MODULE + sysconfig.get_config_var("EXT_SUFFIX"))
 
 
+def record_path(directory):
+    return Path(directory) / RECORD
+
+
+def write_record(directory):
+    """Record the size and sha256 of the module in ``directory`` beside it."""
+    path = module_path(directory)
+    data = path.read_bytes()
+    record_path(directory).write_text(
+        f"{hashlib.sha256(data).hexdigest()}  {len(data)}  {path.name}\n")
+
+
+def damage(directory):
+    """Why the module in ``directory`` must not be imported, or None if it is the file
+    its record describes: the same size (checked first) and the same sha256."""
+    path, record = module_path(directory), record_path(directory)
+    try:
+        text = record.read_bytes().decode("ascii", "replace")
+    except FileNotFoundError:
+        return f"no record of its size and sha256 ({record.name}) beside it"
+    except OSError as e:
+        return f"cannot read {record}: {e.strerror or e}"
+    match = re.fullmatch(r"([0-9a-f]{64})  ([0-9]+)  (\S+)\n", text)
+    if match is None or match[3] != path.name:
+        return f"its record {record} is damaged"
+    try:
+        size = os.stat(path).st_size
+        if size != int(match[2]):
+            return (f"{size} bytes, but {match[2]} when it was compiled: truncated or "
+                    f"overwritten")
+        data = path.read_bytes()
+    except OSError as e:
+        return f"cannot read it: {e.strerror or e}"
+    if hashlib.sha256(data).hexdigest() != match[1]:
+        return "its sha256 differs from the one recorded when it was compiled"
+    return None
+
+
 def build(directory, log=sys.stderr):
     """Compile the module into ``directory`` in a child process; return its path.
 
-    The child writes into a fresh folder beside ``directory`` that is then renamed to it,
-    so a killed build leaves nothing half-written, and of two processes building at once
-    the second finds the first one's module.
+    The child writes into a fresh folder beside ``directory``; the module's record is
+    written there too, and then the folder is renamed to ``directory``, so a killed build
+    leaves nothing half-written, and of two processes building at once the second finds
+    the first one's module.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +207,10 @@ def build(directory, log=sys.stderr):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
             raise RuntimeError(done.stdout.strip() or f"exit status {done.returncode}")
+        if not module_path(tmp).is_file():
+            raise RuntimeError(f"the compiler exited without writing {module_path(tmp).name}"
+                               + (f": {done.stdout.strip()}" if done.stdout.strip() else ""))
+        write_record(tmp)
         try:
             os.rename(tmp, directory)
         except OSError:
@@ -205,16 +259,19 @@ def load(directory=None):
                           f"({reason(str(e)) or type(e).__name__}{where}); compiling them "
                           f"in this process instead", RuntimeWarning, stacklevel=2)
             return None
-    try:
-        spec = importlib.util.spec_from_file_location(MODULE, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except ImportError as e:  # a damaged file, or one this interpreter cannot load
-        warnings.warn(f"cannot load the compiled kernels {path} ({e}); delete that folder "
-                      f"to compile them again; compiling them in this process instead",
-                      RuntimeWarning, stacklevel=2)
-        return None
-    return module
+    problem = damage(directory)  # before the import: a truncated file can crash it
+    if problem is None:
+        try:
+            spec = importlib.util.spec_from_file_location(MODULE, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        except ImportError as e:  # a damaged file, or one this interpreter cannot load
+            problem = str(e)
+    warnings.warn(f"cannot load the compiled kernels {path} ({problem}); delete that folder "
+                  f"to compile them again; compiling them in this process instead",
+                  RuntimeWarning, stacklevel=2)
+    return None
 
 
 def _jit_kernel(name):
