@@ -48,14 +48,30 @@ import sys
 from . import pin_thread_env
 
 
+class _Unparsable(Exception):
+    pass
+
+
 def _threads(argv):
-    """The --threads value, read before anything heavy is imported (default: all cores)."""
+    """The --threads value, read before anything heavy is imported (default: all cores).
+
+    Only a valid value (a whole number >= 1) is taken; anything else (missing, not a
+    number, < 1) gives the default here, and the runner's own parser then reports it."""
     import argparse
     import os
+    default = os.cpu_count() or 1
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    known, _ = p.parse_known_args(argv)
-    return max(1, known.threads or 1)
+    p.add_argument("--threads", default=None)
+
+    def error(message):  # never print or exit here: run.py's parser has the right words
+        raise _Unparsable(message)
+    p.error = error
+    try:
+        text = p.parse_known_args(argv)[0].threads
+        threads = default if text is None else int(text)
+    except (_Unparsable, ValueError):
+        return default
+    return threads if threads >= 1 else default
 
 
 if __name__ == "__main__":

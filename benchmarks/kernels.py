@@ -171,14 +171,20 @@ def table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.kernels",
                                 description="Each numba kernel against its NumPy twin.")
-    p.add_argument("--repeats", type=int, default=101, help="timed repeats (default 101)")
-    p.add_argument("--min-time", type=float, default=0.002,
-                   help="seconds per repeat (default 0.002)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--repeats", type=report.positive, default=101,
+                   help="timed repeats (default 101)")
+    p.add_argument("--min-time", type=report.seconds, default=0.002,
+                   help="seconds per repeat (default 0.002; 0: one call per repeat)")
+    p.add_argument("--threads", type=report.positive, default=1,
                    help="BLAS threads (default 1; the kernels themselves are serial)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="bench-results", help="output folder (default bench-results/)")
+    p.add_argument("--seed", type=report.non_negative, default=0)
+    p.add_argument("--out", default="bench-results",
+                   help="output folder (default bench-results/), created and checked first")
     args = p.parse_args(argv)
+    try:  # a bad --out fails now, not after the timing
+        report.output_folder(args.out)
+    except OSError as error:
+        p.error(f"argument --out: {error}")
     from threadpoolctl import threadpool_limits
     import numba  # for its version; the numba-jit variant loads it anyway
     with threadpool_limits(limits=args.threads):
@@ -187,17 +193,23 @@ def main(argv=None):
                   "versions": {"numpy": np.__version__, "numba": numba.__version__,
                                "python": sys.version.split()[0]},
                   "dtype": "float32", "threads": args.threads, "kernels": rows}
-    os.makedirs(args.out, exist_ok=True)
-    report.write_json(os.path.join(args.out, "kernels.json"), result)
+    print()
+    print(table(rows))  # printed first: a failed write loses less
     m = result["machine"]
     text = (f"# backprop kernels: numba vs NumPy twin\n\n- {m['cpu']}, {m['cores']} cores, "
             f"float32, numba {numba.__version__}, numpy {np.__version__}; median of "
             f"{args.repeats} repeats per call, after warm-up.\n\n{table(rows)}\n")
-    with open(os.path.join(args.out, "kernels.md"), "w") as f:
-        f.write(text)
-    print()
-    print(table(rows))
-    print(f"\nwrote {os.path.join(args.out, 'kernels.json')}, {os.path.join(args.out, 'kernels.md')}")
+    paths = [os.path.join(args.out, name) for name in ("kernels.json", "kernels.md")]
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        report.write_json(paths[0], result)
+        with open(paths[1], "w") as f:
+            f.write(text)
+    except OSError as error:
+        print(f"{p.prog}: error: cannot write the results into {args.out}: {error}",
+              file=sys.stderr)
+        return 1
+    print(f"\nwrote {paths[0]}, {paths[1]}")
     return 0
 
 

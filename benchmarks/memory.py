@@ -27,6 +27,7 @@ import resource
 import sys
 
 from . import pin_thread_env
+from .report import non_negative, positive  # report imports nothing heavy
 
 
 def peak_rss_mib():
@@ -46,15 +47,18 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.memory",
                                 description="Peak RSS of one engine training one epoch.")
     p.add_argument("engine", help="an engine name, or 'baseline' (numpy + data only)")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--threads", type=positive, default=os.cpu_count())
+    p.add_argument("--batch-size", type=positive, default=100)
     p.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative, default=0)
     args = p.parse_args(argv)
     pin_thread_env(args.threads)
 
     from . import engines, run  # numpy and friends load only now
+    if args.engine != "baseline" and args.engine not in engines.ENGINES:
+        p.error(f"argument engine: unknown engine {args.engine!r}; expected baseline or one "
+                f"of: {', '.join(engines.ENGINES)}")
     data = run.load_data(args.data, args.quick, args.seed)
     result = {"engine": args.engine, "data_loaded_peak_rss_mib": peak_rss_mib()[0]}
     if args.engine != "baseline":

@@ -1,6 +1,6 @@
 """Where an epoch of the reference run goes: the training step split into its phases.
 
-    python -m benchmarks.profile_step [--epochs 3] [--threads N]
+    python -m benchmarks.profile_step [--epochs 3] [--threads N] [--samples 60000]
 
 Times, per epoch of the tutorial's network (784-256-128-64-32-10 ReLU, softmax
 cross-entropy, Adam, batch 100, float32, numba kernels), the phases of
@@ -9,7 +9,9 @@ cross-entropy, Adam, batch 100, float32, numba kernels), the phases of
 ``optimizer.step``, each with ``time.perf_counter`` around the real call. An epoch of the
 GEMM floor (``flops.GemmFloor``: the same matrix products alone) runs after each epoch,
 so the table can say how much of the forward and backward passes is matrix products and
-how much is everything else. Medians over the epochs after one warm-up. Sample output
+how much is everything else. Medians over the epochs after one warm-up; ``--samples N``
+makes each epoch the first N training images only (a quick check of the procedure, not a
+measurement of the reference run). Sample output
 (``--epochs 4``, 2-core AMD EPYC virtual machine, 2 threads, 2026-11-27)::
 
     | phase            | s/epoch | us/step | share |
@@ -35,19 +37,29 @@ import time
 import numpy as np
 
 PHASES = ["batch gather", "forward", "loss", "backward", "optimizer (Adam)"]
+BATCH = 100
 
 
-def profile(epochs=3, threads=None, seed=0):
-    """Per-phase seconds of each timed epoch, and the floor's; returns (phases, floor)."""
+def profile(epochs=3, threads=None, seed=0, samples=None):
+    """Per-phase seconds of each timed epoch, and the floor's; returns (phases, floor).
+
+    An epoch is a pass over the first ``samples`` training images (default: all 60000,
+    600 steps of 100); a few hundred make a quick check of the procedure. The floor's
+    epoch has the same number of samples; ``steps_per_epoch`` gives the steps.
+    """
     import backprop
     from backprop import kernels, train
 
     from .flops import GemmFloor
     kernels.set_threads(threads)
     (x_train, y_train), _ = backprop.data.load_fashion_mnist()
+    if samples is not None:
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        x_train, y_train = x_train[:samples], y_train[:samples]
     model, loss, optimizer = train.build(train.TrainConfig(seed=seed))
-    batches = backprop.data.Batches(x_train, y_train, 100, seed=seed)
-    floor = GemmFloor([784, 256, 128, 64, 32, 10], len(x_train), 100, seed=seed)
+    batches = backprop.data.Batches(x_train, y_train, BATCH, seed=seed)
+    floor = GemmFloor([784, 256, 128, 64, 32, 10], len(x_train), BATCH, seed=seed)
     floor.setup()
     clock = time.perf_counter
     per_epoch, floor_times = [], []
@@ -85,6 +97,12 @@ def profile(epochs=3, threads=None, seed=0):
     return phases, statistics.median(floor_times)
 
 
+def steps_per_epoch(samples=None, n_train=60000):
+    """Training steps of batch 100 per epoch over ``samples`` images (default: all)."""
+    n = n_train if samples is None else min(samples, n_train)
+    return -(-n // BATCH)
+
+
 def table(phases, floor, steps=600):
     whole = phases["whole epoch"]
     rows = ["| phase            | s/epoch | us/step | share |",
@@ -96,15 +114,25 @@ def table(phases, floor, steps=600):
 
 
 def main(argv=None):
+    from .report import positive
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_step",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (default 3)")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
+    parser.add_argument("--epochs", type=positive, default=3, help="timed epochs (default 3)")
+    parser.add_argument("--threads", type=positive, default=None,
+                        help="BLAS threads (default: $BACKPROP_THREADS, else $OMP_NUM_THREADS, "
+                             "else all cores)")
+    parser.add_argument("--samples", type=positive, default=None,
+                        help="training images per epoch (default: all 60000); fewer make a "
+                             "quick check, not a measurement")
     args = parser.parse_args(argv)
-    if args.epochs < 1:
-        parser.error("--epochs must be >= 1")
-    phases, floor = profile(args.epochs, args.threads)
-    print(table(phases, floor))
+    from backprop import kernels
+    try:  # without --threads, $BACKPROP_THREADS or $OMP_NUM_THREADS, which may be anything
+        threads = kernels.set_threads(args.threads)
+    except ValueError as error:
+        parser.error(f"{error} (from $BACKPROP_THREADS or $OMP_NUM_THREADS; --threads N "
+                     f"overrides them)")
+    phases, floor = profile(args.epochs, threads, samples=args.samples)
+    print(table(phases, floor, steps_per_epoch(args.samples)))
     return phases, floor
 
 

@@ -3,13 +3,61 @@
 ``machine()`` records the CPU model (from /proc/cpuinfo), the cores, the load average
 and the Python; ``blas()`` the BLAS libraries threadpoolctl sees (kernel, version,
 threads), file names only, no paths. ``write_json``, ``write_markdown`` and ``write_chart``
-put a result in the output folder; ``table`` renders the Markdown table the runner
-prints.
+put a result in the output folder, which ``output_folder`` creates and checks before a
+run; ``table`` renders the Markdown table the runner prints. ``positive``,
+``non_negative`` and ``seconds`` are the argparse types of the entry points' numeric
+options (this module imports nothing heavy, so ``benchmarks.memory`` can use them before
+it pins the thread counts).
 """
+import argparse
 import json
+import math
 import os
 import platform
 import sys
+import tempfile
+
+
+def positive(text):
+    """argparse type: a whole number >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative(text):
+    """argparse type: a whole number >= 0 (seeds, warm-up epochs)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def seconds(text):
+    """argparse type: a finite number of seconds >= 0."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def output_folder(path):
+    """Create the folder ``path`` if needed and prove a file can be written in it, so a bad
+    ``--out`` fails before a long run, not after it. Returns ``path``; raises OSError
+    with a one-line message."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise NotADirectoryError(f"{path} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"cannot create the folder {path}: {error.strerror or error}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise OSError(f"cannot write in {path}: {error.strerror or error}") from None
+    return path
 
 
 def cpu_model():
@@ -163,7 +211,9 @@ def write_chart(path, result):
     medians = [e["median_s"] for e in ran]
     errors = [[e["median_s"] - e["min_s"] for e in ran], [e["max_s"] - e["median_s"] for e in ran]]
     ax.barh(list(y), medians, xerr=errors, color="tab:blue", capsize=3)
-    right = 2 * max(medians)  # one stalled epoch must not squash every bar
+    floor = result["gemm_floor"]["median_s"]
+    # one stalled epoch must not squash every bar; with no engine that ran, the floor alone
+    right = 2 * max(medians, default=floor)
     ax.set_xlim(0, right)
     for i, e in enumerate(ran):
         if e["max_s"] > right:
@@ -171,7 +221,6 @@ def write_chart(path, result):
                         textcoords="offset points", ha="right", fontsize=8)
     ax.set_yticks(list(y), [e["name"] for e in ran])
     ax.invert_yaxis()
-    floor = result["gemm_floor"]["median_s"]
     ax.axvline(floor, color="tab:red", linestyle="--", label=f"GEMM floor {floor:.3f} s")
     ax.set_xlabel("seconds per epoch (median; whiskers: min-max)")
     s = result["settings"]

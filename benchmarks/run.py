@@ -14,7 +14,8 @@ Invoked as ``python -m benchmarks`` (see ``__main__.py`` for sample output). Ste
    first ``--warmup`` rounds are not timed.
 5. Test accuracy of each engine; then, unless ``--no-memory``, each engine's peak memory
    in its own fresh process (``benchmarks.memory``), one after the other, after timing.
-6. Print the table; write results.json, results.md and results.png into ``--out``.
+6. Print the table; write results.json, results.md and results.png into ``--out`` (a
+   folder created and checked for writing before step 1, so a bad one costs no run).
 
 Times are wall-clock seconds of ``run_epoch`` (time.perf_counter); CPU seconds of the
 whole process over the same span are recorded too (cpu/wall > 1 means several threads
@@ -33,6 +34,7 @@ import numpy as np
 
 from . import engines as engines_mod
 from . import flops, report
+from .report import non_negative, positive
 
 SIZES = [784, 256, 128, 64, 32, 10]
 QUICK_TRAIN, QUICK_TEST = 1000, 200
@@ -69,20 +71,6 @@ def engine_list(text):
     return names
 
 
-def positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def non_negative(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def parser():
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -96,13 +84,15 @@ def parser():
     p.add_argument("--threads", type=positive, default=os.cpu_count(),
                    help="threads for every engine (default: all cores, %(default)s here)")
     p.add_argument("--batch-size", type=positive, default=100, help="default 100")
-    p.add_argument("--out", default="bench-results", help="output folder (default bench-results/)")
+    p.add_argument("--out", default="bench-results",
+                   help="output folder (default bench-results/), created and checked before "
+                        "the run")
     p.add_argument("--quick", action="store_true",
                    help=f"a tiny run for tests: {QUICK_TRAIN} training and {QUICK_TEST} test "
                         f"samples, 1 timed epoch")
     p.add_argument("--data", choices=("fashion-mnist", "synthetic"), default="fashion-mnist",
                    help="real Fashion-MNIST (default) or random uint8 images")
-    p.add_argument("--seed", type=int, default=0, help="weights and batch order (default 0)")
+    p.add_argument("--seed", type=non_negative, default=0, help="weights and batch order (default 0)")
     p.add_argument("--no-memory", action="store_true",
                    help="skip the peak-memory pass (one subprocess per engine)")
     return p
@@ -277,13 +267,23 @@ def write(result, out):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    try:  # a bad --out fails now, not after the run
+        report.output_folder(args.out)
+    except OSError as error:
+        p.error(f"argument --out: {error}")
     result = run(args)
-    paths = write(result, args.out)
     print()
     print("\n".join(report.summary(result)))
     print()
-    print(report.table(result))
+    print(report.table(result))  # printed first: a failed write loses less
     print()
+    try:
+        paths = write(result, args.out)
+    except OSError as error:
+        print(f"{p.prog}: error: cannot write the results into {args.out}: {error}",
+              file=sys.stderr)
+        return 1
     print("wrote " + ", ".join(paths))
     return 0

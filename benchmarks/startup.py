@@ -40,29 +40,44 @@ def first_step(model, loss, optimizer, x, y):
 
 train.train_step = first_step
 from backprop.cli import main
-main(["train", "--epochs", "1", "--quiet", "--no-plots", "--force", "--out", sys.argv[1]])
+sys.exit(main(["train", "--epochs", "1", "--quiet", "--no-plots", "--force", "--out",
+               sys.argv[1]]))
 '''
 
 
+TIMEOUT = 300  # seconds a child may take to reach its first step
+
+
 def first_step_seconds(out_dir):
-    done = subprocess.run([sys.executable, "-c", CHILD, out_dir], capture_output=True,
-                          text=True, timeout=300)
+    """Seconds from a fresh child's start to its first training step. Raises RuntimeError
+    with a one-line message (the child's last line on stderr) if the child fails."""
+    try:
+        done = subprocess.run([sys.executable, "-c", CHILD, out_dir], capture_output=True,
+                              text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"the child did not reach its first training step within "
+                           f"{TIMEOUT} s") from None
     if done.returncode != 0 or not done.stdout.strip():
-        raise RuntimeError(f"the child failed: {done.stderr.strip()}")
+        lines = done.stderr.strip().splitlines()
+        status = f" (exit status {done.returncode})" if done.returncode else ""
+        raise RuntimeError(f"the child failed{status} before its first training step: "
+                           f"{lines[-1].strip() if lines else 'no message on stderr'}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
+    from .report import positive
     parser = argparse.ArgumentParser(prog="python -m benchmarks.startup",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5, help="processes to start (default 5)")
+    parser.add_argument("--runs", type=positive, default=5, help="processes to start (default 5)")
     args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be >= 1")
     times = []
     with tempfile.TemporaryDirectory() as out:
         for run in range(1, args.runs + 1):
-            times.append(first_step_seconds(out))
+            try:
+                times.append(first_step_seconds(out))
+            except RuntimeError as error:  # e.g. a bad $BACKPROP_THREADS: one line, no traceback
+                parser.exit(1, f"{parser.prog}: error: run {run}: {error}\n")
             print(f"run {run}: first training step {times[-1]:.2f} s after the process started")
     warm = times[1:] or times
     print(f"warm runs (2..{len(times)}): median {statistics.median(warm):.2f} s, "

@@ -3,8 +3,13 @@
 No timing assertions: times on a shared machine say nothing about correctness. The quick
 run uses two engines (backprop with numba kernels, the naive NumPy loop) on 1000 random
 images, plus an engine whose module does not exist, which must be listed as skipped.
+Every entry point's command line must turn bad values (and a bad --out folder) into exit
+status 2 and one error line naming the option, before any long work starts.
 """
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -109,15 +114,166 @@ def test_startup_benchmark_reports_the_first_training_step(capsys):
     """One fresh process through the real command, to its first step (no timing bound)."""
     from benchmarks import startup
     times = startup.main(["--runs", "1"])
-    assert len(times) == 1 and 0 < times[0] < 300
+    assert len(times) == 1 and times[0] > 0
     assert "run 1: first training step" in capsys.readouterr().out
 
 
-def test_profile_step_splits_an_epoch_into_its_phases(fashion):
-    """One timed epoch of the reference run, split by phase (no timing bound)."""
+def test_profile_step_splits_an_epoch_into_its_phases(fashion, monkeypatch):
+    """One timed epoch over the first 500 images, split by phase (no timing bound)."""
+    import backprop
     from benchmarks import profile_step
-    phases, floor = profile_step.profile(epochs=1)
+    made = []
+
+    class Recorded(backprop.data.Batches):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(backprop.data, "Batches", Recorded)
+    phases, floor = profile_step.profile(epochs=1, samples=500)
+    assert [(b.n_samples, len(b)) for b in made] == [(500, 5)]  # the workload asked for
+    assert profile_step.steps_per_epoch(500) == 5 and profile_step.steps_per_epoch() == 600
     assert list(phases) == profile_step.PHASES + ["whole epoch"]
     parts = sum(phases[name] for name in profile_step.PHASES)
     assert 0 < parts <= phases["whole epoch"] and floor > 0
-    assert "| optimizer (Adam) |" in profile_step.table(phases, floor)
+    assert "| optimizer (Adam) |" in profile_step.table(phases, floor, 5)
+
+
+# Command-line errors: exit status 2 and one "prog: error: ..." line naming the option,
+# never a traceback, and before any long work starts.
+
+def _usage_error(capsys, main, argv, status=2):
+    """Call ``main(argv)``; it must exit with ``status`` and one error line on stderr."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == status, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def _no_run(*args, **kwargs):
+    raise AssertionError("the long run started before the arguments were checked")
+
+
+def _bad_out_folders(tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder")
+    bad = [a_file, a_file / "sub"]
+    if os.path.isdir("/proc/self"):
+        bad.append("/proc/bench")  # no folder can be made there
+    return bad
+
+
+def test_a_bad_out_folder_fails_before_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run, "run", _no_run)
+    monkeypatch.setattr(kernels, "bench", _no_run)
+    for out in _bad_out_folders(tmp_path):
+        for main, argv in [(run.main, ["--quick", "--data", "synthetic", "--no-memory"]),
+                           (kernels.main, ["--repeats", "1", "--min-time", "0"])]:
+            line = _usage_error(capsys, main, [*argv, "--out", str(out)])
+            assert "argument --out" in line and str(out) in line
+    assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_an_out_folder_is_created_before_the_run(tmp_path, monkeypatch):
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+    out = tmp_path / "new" / "results"
+    monkeypatch.setattr(run, "run", stop)
+    with pytest.raises(Stop):
+        run.main(["--quick", "--data", "synthetic", "--no-memory", "--out", str(out)])
+    assert out.is_dir()
+
+
+def test_results_are_printed_even_if_they_cannot_be_written(tmp_path, monkeypatch, capsys):
+    def fail(result, out):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(run, "write", fail)
+    code = run.main(["--quick", "--data", "synthetic", "--no-memory", "--threads", "1",
+                     "--engines", "naive-numpy", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "| naive-numpy" in captured.out and "| (GEMM floor)" in captured.out
+    errors = [line for line in captured.err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and "No space left" in errors[0]
+
+
+def test_a_run_where_no_engine_ran_still_writes_its_chart(tmp_path, monkeypatch):
+    monkeypatch.setitem(engines.ENGINES, _Missing.name, _Missing)
+    code = run.main(["--quick", "--data", "synthetic", "--no-memory", "--threads", "1",
+                     "--engines", _Missing.name, "--out", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "results.png").stat().st_size > 0
+
+
+def _mains():
+    from benchmarks import memory, profile_step, startup
+    return {"run": run.main, "kernels": kernels.main, "memory": memory.main,
+            "profile_step": profile_step.main, "startup": startup.main}
+
+
+@pytest.mark.parametrize("entry, argv, option", [
+    ("run", ["--seed", "-1"], "--seed"),
+    ("run", ["--threads", "0"], "--threads"),
+    ("run", ["--epochs", "0"], "--epochs"),
+    ("run", ["--warmup", "-1"], "--warmup"),
+    ("run", ["--batch-size", "0"], "--batch-size"),
+    ("kernels", ["--seed", "-3"], "--seed"),
+    ("kernels", ["--repeats", "0"], "--repeats"),
+    ("kernels", ["--repeats", "many"], "--repeats"),
+    ("kernels", ["--min-time", "nan"], "--min-time"),
+    ("kernels", ["--min-time", "inf"], "--min-time"),
+    ("kernels", ["--min-time", "-0.5"], "--min-time"),
+    ("kernels", ["--threads", "0"], "--threads"),
+    ("memory", ["baseline", "--threads", "0"], "--threads"),
+    ("memory", ["baseline", "--batch-size", "0"], "--batch-size"),
+    ("memory", ["baseline", "--seed", "-1"], "--seed"),
+    ("profile_step", ["--threads", "0"], "--threads"),
+    ("profile_step", ["--epochs", "0"], "--epochs"),
+    ("profile_step", ["--samples", "0"], "--samples"),
+    ("startup", ["--runs", "0"], "--runs"),
+])
+def test_a_bad_number_is_a_usage_error(entry, argv, option, monkeypatch, capsys):
+    monkeypatch.setattr(run, "run", _no_run)
+    monkeypatch.setattr(kernels, "bench", _no_run)
+    line = _usage_error(capsys, _mains()[entry], argv)
+    assert f"argument {option}:" in line
+
+
+def test_profile_step_reports_a_bad_thread_variable_in_one_line(monkeypatch, capsys):
+    from benchmarks import profile_step
+    monkeypatch.setattr(profile_step, "profile", _no_run)
+    monkeypatch.setenv("BACKPROP_THREADS", "abc")
+    line = _usage_error(capsys, profile_step.main, [])
+    assert "'abc'" in line and "BACKPROP_THREADS" in line
+
+
+def test_startup_reports_a_failed_child_in_one_line(monkeypatch, capsys):
+    from benchmarks import startup
+    monkeypatch.setenv("BACKPROP_THREADS", "abc")  # the child's `backprop train` rejects it
+    line = _usage_error(capsys, startup.main, ["--runs", "1"], status=1)
+    assert "the child failed" in line and "got 'abc'" in line
+
+
+def test_early_thread_reader_leaves_bad_values_to_the_real_parser():
+    from benchmarks.__main__ import _threads
+    assert _threads(["--quick", "--threads", "3"]) == 3
+    for argv in (["--threads", "abc"], ["--threads"], ["--threads", "0"], ["--threads=-2"]):
+        assert _threads(argv) == (os.cpu_count() or 1)
+
+
+def test_python_m_benchmarks_names_itself_in_a_threads_error():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--threads", "abc"], cwd=root,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "__main__.py" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert errors == [("python -m benchmarks: error: argument --threads: "
+                       "invalid positive value: 'abc'")]
