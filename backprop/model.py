@@ -9,14 +9,16 @@ All of them live back to back in two flat vectors, ``theta`` and ``grad_theta`` 
 layers' W, b, dW, db are views into them): an optimizer then updates every weight in one
 pass, and a gradient check perturbs theta directly.
 """
+import inspect
 import json
 import os
-import tempfile
+import re
+import secrets
 
 import numpy as np
 
-from .activations import get_activation
-from .layers import Dense, check_dtype
+from .activations import ACTIVATIONS, get_activation
+from .layers import INITIALIZERS, Dense, check_dtype
 
 FORMAT = "backprop.model"
 FORMAT_VERSION = 1
@@ -170,30 +172,40 @@ class Sequential:
 
     @classmethod
     def from_arrays(cls, arrays, source="arrays"):
-        """Rebuild a model from ``state_arrays`` output, checking format and shapes."""
+        """Rebuild a model from ``state_arrays`` output, checking format, config and shapes.
+
+        Anything wrong in the arrays (a damaged or foreign file) is a ValueError that
+        names ``source``."""
         check_format(arrays, FORMAT, FORMAT_VERSION, source, "model")
         try:
             config = json.loads(str(arrays["config"]))
         except (KeyError, ValueError) as error:
             raise ValueError(f"{source} is not a backprop model file ({error})") from None
+        specs = _check_config(config, source)
+        extra = sorted((k for k in arrays
+                        if isinstance(k, str) and re.fullmatch(r"[Wb][1-9][0-9]*", k)
+                        and int(k[1:]) > len(specs)), key=lambda k: (int(k[1:]), k))
+        if extra:
+            raise ValueError(f"{source} is a damaged model file: it holds {extra[0]} but its "
+                             f"config describes {len(specs)} "
+                             f"layer{'s' if len(specs) > 1 else ''}")
         layers = []
-        for i, c in enumerate(config):
+        first = None
+        for i, (n_in, n_out, activation, init) in enumerate(specs):
             W = arrays.get(f"W{i + 1}")
             b = arrays.get(f"b{i + 1}")
             if W is None or b is None:
                 raise ValueError(f"{source} lacks the weights of layer {i + 1}")
-            if W.shape != (c["n_in"], c["n_out"]) or b.shape != (c["n_out"],):
+            if W.shape != (n_in, n_out) or b.shape != (n_out,):
                 raise ValueError(f"{source}: layer {i + 1} weights have shapes {W.shape} and "
-                                 f"{b.shape}, expected ({c['n_in']}, {c['n_out']}) and ({c['n_out']},)")
-            first = arrays["W1"].dtype
+                                 f"{b.shape}, expected ({n_in}, {n_out}) and ({n_out},)")
+            first = W.dtype if first is None else first
             if first not in (np.float32, np.float64) or W.dtype != first or b.dtype != first:
                 raise ValueError(f"{source}: layer {i + 1} weights are {W.dtype} and {b.dtype}; "
                                  f"a model's weights are all float32 or all float64 "
                                  f"(layer 1: {first})")
-            activation = dict(c["activation"])
-            layer = Dense(c["n_in"], c["n_out"],
-                          activation=get_activation(activation.pop("name"), **activation),
-                          init=c.get("init"), dtype=check_dtype(W.dtype))
+            layer = Dense(n_in, n_out, activation=activation, init=init,
+                          dtype=check_dtype(W.dtype))
             layer.W[...] = W
             layer.b[...] = b
             layers.append(layer)
@@ -203,6 +215,80 @@ class Sequential:
     def load(cls, path):
         """Read a model written by ``save``."""
         return cls.from_arrays(load_npz(path), source=str(path))
+
+
+_LAYER_KEYS = {"type", "n_in", "n_out", "activation", "init"}
+
+
+def _check_config(config, source):
+    """The layers of a model file's decoded config as (n_in, n_out, Activation, init)
+    tuples, after checking its structure and types: anything a damaged file may hold
+    is a ValueError "SOURCE is a damaged model file: ..." (instead of a TypeError or
+    KeyError deep inside, or a message without the file's name)."""
+    def damaged(what):
+        return ValueError(f"{source} is a damaged model file: {what}")
+
+    if not isinstance(config, list) or not config:
+        raise damaged(f"its config must be a non-empty list of layers, got {_short(config)}")
+    specs = []
+    for i, c in enumerate(config):
+        where = f"layer {i + 1}'s config"
+        if not isinstance(c, dict):
+            raise damaged(f"{where} must be an object, got {_short(c)}")
+        unknown = sorted(set(c) - _LAYER_KEYS)
+        if unknown:
+            raise damaged(f"{where} has the unknown entry {unknown[0]!r}")
+        if c.get("type", "Dense") != "Dense":
+            raise damaged(f"{where} has type {_short(c['type'])}; only Dense layers exist")
+        sizes = []
+        for key in ("n_in", "n_out"):
+            if key not in c:
+                raise damaged(f"{where} lacks {key!r}")
+            n = c[key]
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise damaged(f"{where} has {key} {_short(n)}, not a whole number >= 1")
+            sizes.append(n)
+        if specs and sizes[0] != specs[-1][1]:
+            raise damaged(f"{where} has n_in {sizes[0]} but layer {i} has n_out "
+                          f"{specs[-1][1]}")
+        init = c.get("init")
+        if init is not None and (not isinstance(init, str) or init not in INITIALIZERS):
+            raise damaged(f"{where} has init {_short(init)}; expected one of: "
+                          f"{', '.join(INITIALIZERS)}")
+        specs.append((*sizes, _config_activation(c, where, damaged), init))
+    return specs
+
+
+def _config_activation(c, where, damaged):
+    """The Activation a layer's config describes ({"name": ..., arguments...})."""
+    if "activation" not in c:
+        raise damaged(f"{where} lacks 'activation'")
+    spec = c["activation"]
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise damaged(f"{where} has activation {_short(spec)}; expected an object "
+                      f"with a name, like {{\"name\": \"relu\"}}")
+    kwargs = dict(spec)
+    name = kwargs.pop("name")
+    kind = ACTIVATIONS.get(name.lower())
+    if kind is None:
+        raise damaged(f"{where} has the unknown activation {_short(name)}; expected one "
+                      f"of: {', '.join(ACTIVATIONS)}")
+    try:
+        inspect.signature(kind).bind(**kwargs)
+    except TypeError:
+        raise damaged(f"{where} gives activation {name} the arguments {_short(kwargs)}, "
+                      f"which it does not take") from None
+    try:  # the arguments are the file's values: the activation checks them
+        return get_activation(name, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise damaged(f"{where} gives activation {name} bad arguments "
+                      f"{_short(kwargs)} ({error})") from None
+
+
+def _short(value, limit=60):
+    """repr of a value from a file, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _pack(layers, names):
@@ -247,10 +333,11 @@ def split_like(flat, like):
 def save_npz_atomic(path, arrays):
     """Write ``arrays`` to ``path`` as .npz so that a crash leaves the old file or the new
     one whole, never a torn one: write a temporary file in the same folder, flush it to
-    disk, then rename it over ``path``."""
+    disk, then rename it over ``path``. The file gets the mode of any new file (0666
+    less the umask), since the temporary file is created the way open() creates one."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    fd, tmp = _create_temporary(folder, ".tmp-", ".npz")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
@@ -263,18 +350,53 @@ def save_npz_atomic(path, arrays):
         raise
 
 
+def _create_temporary(folder, prefix, suffix):
+    """(fd, path) of a new file PREFIX<random>SUFFIX in ``folder``, open for writing.
+    Like tempfile.mkstemp, but with the permissions open() would give (0666 less the
+    umask, and the folder's default ACL), not mkstemp's 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip member, an empty zip archive
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def load_npz(path):
-    """All arrays of an .npz file, read without pickle; a damaged file is a ValueError."""
+    """All arrays of an .npz file, read without pickle; a damaged file is a ValueError.
+
+    The file's first bytes are checked before NumPy sees it: np.load takes anything that
+    is neither zip nor .npy for a pickle and, asked not to unpickle, advises loading it
+    "unsafely", which is no advice for a damaged file."""
     import zipfile
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if not head:
+        raise ValueError(f"{path} is not a readable .npz file (the file is empty)")
+    if head.startswith(NPY_MAGIC):
+        raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
+                         f"not an .npz archive)")
+    if not head.startswith(ZIP_MAGIC):
+        raise ValueError(f"{path} is not a readable .npz file (File is not a zip file: "
+                         f"it starts with {head!r})")
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as error:
         raise ValueError(f"{path} is not a readable .npz file ({error})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):  # a lone .npy array
-        raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
-                         f"not an .npz archive)")
     try:
         with data:
-            return {name: data[name] for name in data.files}
+            arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as error:
         raise ValueError(f"{path} is not a readable .npz file ({error})") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a zip member that is no .npy array
+            raise ValueError(f"{path} is not a readable .npz file (its entry {name!r} is "
+                             f"not a NumPy array)")
+    return arrays

@@ -387,6 +387,16 @@ def _all_weights_float64(a):
         a[key] = a[key].astype(np.float64)
 
 
+def _config(change):
+    """A damage of the model's stored config: ``change`` edits (and may return) the
+    decoded list of layer configs, which is stored back as JSON."""
+    def damage(a):
+        config = json.loads(str(a["model.config"]))
+        changed = change(config)
+        a["model.config"] = np.array(json.dumps(config if changed is None else changed))
+    return damage
+
+
 # name -> how to damage the arrays of a good checkpoint (or its bytes), and what the
 # clear error must say
 DAMAGES = {
@@ -410,6 +420,38 @@ DAMAGES = {
     "W1 float64, the rest float32": (_set("model.W1", lambda w: w.astype(np.float64)),
                                      "float64"),
     "all weights float64 in a float32 run": (_all_weights_float64, "float64"),
+    "a text file, not .npz": (("bytes", b"hello\n"), "is not a readable .npz file (File is "
+                                                     "not a zip file: it starts with b'hello"),
+    "config: an argument relu does not take": (
+        _config(lambda c: c[0]["activation"].update(alpha=0.1)),
+        "is a damaged model file: layer 1's config gives activation relu the arguments "
+        "{'alpha': 0.1}, which it does not take"),
+    "config: a dict": (_config(lambda c: {"layers": c}), "is a damaged model file: its "
+                       "config must be a non-empty list of layers, got {'layers'"),
+    "config: a list of strings": (_config(lambda c: ["relu", "identity"]),
+                                  "is a damaged model file: layer 1's config must be an "
+                                  "object, got 'relu'"),
+    "config: a number": (_config(lambda c: 784), "is a damaged model file: its config must "
+                         "be a non-empty list of layers, got 784"),
+    "config: an empty list": (_config(lambda c: []), "is a damaged model file: its config "
+                              "must be a non-empty list of layers, got []"),
+    "config: no activation": (_config(lambda c: c[1].__delitem__("activation")),
+                              "is a damaged model file: layer 2's config lacks 'activation'"),
+    "config: activation swish": (_config(lambda c: c[0]["activation"].update(name="swish")),
+                                 "is a damaged model file: layer 1's config has the unknown "
+                                 "activation 'swish'"),
+    "config: leaky_relu alpha 'abc'": (
+        _config(lambda c: c[0].update(activation={"name": "leaky_relu", "alpha": "abc"})),
+        "is a damaged model file: layer 1's config gives activation leaky_relu bad arguments "
+        "{'alpha': 'abc'} (could not convert string to float: 'abc')"),
+    "config: n_in the string '784'": (_config(lambda c: c[0].update(n_in="784")),
+                                      "is a damaged model file: layer 1's config has n_in "
+                                      "'784', not a whole number >= 1"),
+    "config: init zeros": (_config(lambda c: c[0].update(init="zeros")),
+                           "is a damaged model file: layer 1's config has init 'zeros'"),
+    "config: one layer, weights of two": (_config(lambda c: c[:1]),
+                                          "is a damaged model file: it holds W2 but its "
+                                          "config describes 1 layer"),
 }
 # a checkpoint-level field the evaluate command has no need to read (it reads model.*),
 # and a float64 model, which is a valid model to evaluate
@@ -417,13 +459,15 @@ NOT_FOR_EVALUATE = {"format version 2", "Adam m of the wrong shape",
                     "Adam v of the wrong dtype", "all weights float64 in a float32 run"}
 
 
-def damaged_checkpoint(good_run, folder, damage):
-    """Copy of the good run's checkpoint.npz in ``folder``, damaged; returns its path."""
+def damaged_checkpoint(good_run, folder, damage, name="checkpoint.npz"):
+    """Copy of the good run's checkpoint.npz in ``folder``, damaged; returns its path.
+    With ``name`` "model.npz": the good run's model.npz, damaged the same way (its arrays
+    are the checkpoint's "model." entries)."""
     folder.mkdir(exist_ok=True)
-    path = folder / "checkpoint.npz"
+    path = folder / name
     change, _ = DAMAGES[damage]
     if isinstance(change, tuple) and change[0] == "cut":
-        data = (good_run / "checkpoint.npz").read_bytes()
+        data = (good_run / name).read_bytes()
         at = change[1]
         at = int(len(data) * at) if isinstance(at, float) else at % len(data) if at < 0 else at
         path.write_bytes(data[:at])
@@ -431,9 +475,13 @@ def damaged_checkpoint(good_run, folder, damage):
         buffer = io.BytesIO()
         np.save(buffer, np.zeros(3))
         path.write_bytes(buffer.getvalue())
+    elif isinstance(change, tuple) and change[0] == "bytes":
+        path.write_bytes(change[1])
     else:
         arrays = load_npz(good_run / "checkpoint.npz")
         change(arrays)
+        if name == "model.npz":
+            arrays = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
         np.savez(path, **arrays)
     return path
 
@@ -476,6 +524,42 @@ def test_damaged_checkpoint_is_one_line_from_evaluate(damage, good_run, cli_data
     code, _, err = run_cli(capsys, ["evaluate", str(path.parent)])
     line = assert_one_line_error(code, err)
     assert str(path) in line and DAMAGES[damage][1] in line, line
+
+
+@needs_data
+@pytest.mark.parametrize("damage", cases("evaluate"))  # the damages of the model part
+def test_damaged_model_file_is_one_clear_error_from_load_and_evaluate(
+        damage, good_run, cli_data, tmp_path, capsys):
+    path = damaged_checkpoint(good_run, tmp_path / "run", damage, name="model.npz")
+    with pytest.raises(ValueError) as info:
+        Sequential.load(path)
+    message = str(info.value)
+    assert str(path) in message and DAMAGES[damage][1] in message, message
+    assert "\n" not in message and "allow_pickle" not in message
+    code, _, err = run_cli(capsys, ["evaluate", str(path.parent)])
+    line = assert_one_line_error(code, err, codes=(2,))
+    assert line == f"backprop: error: {message}", line
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002], ids=lambda u: f"umask {u:03o}")
+def test_model_and_checkpoint_get_the_mode_of_a_file_made_by_open(umask, tmp_path):
+    """model.npz and checkpoint.npz are written through a temporary file and a rename;
+    the file must still get the mode open() gives a new file (0666 less the umask)."""
+    x = np.zeros((10, 4), np.uint8)
+    y = np.arange(10) % 2
+    old = os.umask(umask)
+    try:
+        train.fit(train.TrainConfig(epochs=1, hidden=(3,), batch_size=5), ((x, y), (x, y)),
+                  out_dir=str(tmp_path), quiet=True)
+        Sequential.mlp([4, 3, 2]).save(tmp_path / "saved.npz")
+        (tmp_path / "plain").write_bytes(b"")
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    assert (tmp_path / "plain").stat().st_mode & 0o777 == expected
+    modes = {name: oct((tmp_path / name).stat().st_mode & 0o777)
+             for name in ("model.npz", "checkpoint.npz", "saved.npz")}
+    assert modes == dict.fromkeys(modes, oct(expected))
 
 
 @needs_data
