@@ -75,9 +75,12 @@ def _run_data_fetch(args):
 # --- himmelblau, plot activations ---
 
 def _check_output_file(path):
-    """Fail before any work if the folder of an output file does not exist."""
+    """Fail before any work if the output file is a folder or its folder does not exist."""
     from pathlib import Path
 
+    if Path(path).is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; give a file name such as "
+                         f"{Path(path) / 'figure.png'}")
     folder = Path(path).parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: folder {folder} does not exist")
@@ -293,6 +296,8 @@ def _add_train(sub):
     p.set_defaults(run=_run_train)
 
 
+RUN_FILES = ("checkpoint.npz", "history.json", "model.npz", "curves.png", "confusion.png",
+             "samples.png")  # what `backprop train` writes into its folder
 RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
                "seed", "eval_every")  # the TrainConfig fields `backprop train` sets
 
@@ -304,9 +309,14 @@ def _run_train(args):
     threads = kernels.set_threads(args.threads)
     from . import train
     checkpoint = os.path.join(args.out, train.CHECKPOINT)
-    if not args.resume and not args.force and os.path.exists(checkpoint):
-        raise UsageError(f"{args.out} already holds a run; pass --resume to continue it, "
-                         f"--force to start over, or --out to choose another folder")
+    earlier = [name for name in RUN_FILES if os.path.exists(os.path.join(args.out, name))]
+    if earlier and not args.resume and not args.force:
+        raise UsageError(f"{args.out} already holds a run ({', '.join(earlier)}); pass "
+                         f"--resume to continue it, --force to start over, or --out to "
+                         f"choose another folder")
+    if args.force:  # start over: nothing of the old run may pass for the new one's
+        for name in earlier:
+            os.unlink(os.path.join(args.out, name))
     try:
         base = (train.checkpoint_config(checkpoint)
                 if args.resume and os.path.exists(checkpoint) else train.TrainConfig())
@@ -353,7 +363,9 @@ def _add_evaluate(sub):
         "evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
         description="Evaluate a run folder's model.npz (or its checkpoint.npz) on the "
                     "Fashion-MNIST test set.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by backprop train")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a folder written by backprop train (its model.npz, else its "
+                        "checkpoint.npz), or one of those files")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
     p.add_argument("--backend", choices=list(BACKENDS), help="kernel backend")
     p.set_defaults(run=_run_evaluate)
@@ -367,15 +379,22 @@ def _run_evaluate(args):
     from .data import CLASS_NAMES
     from .losses import SoftmaxCrossEntropy
     from .model import Sequential, load_npz
-    model_path = os.path.join(args.run_dir, train.MODEL)
-    checkpoint_path = os.path.join(args.run_dir, train.CHECKPOINT)
-    if os.path.exists(model_path):
-        model = Sequential.load(model_path)
-    elif os.path.exists(checkpoint_path):
-        model = train.checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
+    if os.path.isfile(args.run_dir):  # a model.npz or checkpoint.npz named directly
+        model_path = checkpoint_path = args.run_dir
+        arrays = load_npz(args.run_dir)
+        is_checkpoint = str(arrays.get("format", "")) == train.CHECKPOINT_FORMAT
+        model = (train.checkpoint_model(arrays, args.run_dir) if is_checkpoint
+                 else Sequential.from_arrays(arrays, source=args.run_dir))
     else:
-        raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
-                         f"train first with: backprop train --out {args.run_dir}")
+        model_path = os.path.join(args.run_dir, train.MODEL)
+        checkpoint_path = os.path.join(args.run_dir, train.CHECKPOINT)
+        if os.path.exists(model_path):
+            model = Sequential.load(model_path)
+        elif os.path.exists(checkpoint_path):
+            model = train.checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
+        else:
+            raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
+                             f"train first with: backprop train --out {args.run_dir}")
     _, (x_test, y_test) = _fashion_mnist(args.data)
     if model.n_in != x_test[0].size or model.n_out != len(CLASS_NAMES):
         raise UsageError(f"the model maps {model.n_in} inputs to {model.n_out} outputs; "
@@ -418,7 +437,7 @@ def _add_gradcheck(sub):
     p.add_argument("--batch", type=_positive_int, default=4, metavar="N", help="batch size (default 4)")
     p.add_argument("--inputs", type=_positive_int, default=6, help="input units (default 6)")
     p.add_argument("--outputs", type=_positive_int, default=3, help="output units (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
     p.add_argument("--bound", type=_positive_float, default=1e-6,
                    help="largest relative error accepted (default 1e-6)")
     p.add_argument("--all", action="store_true",
@@ -488,10 +507,15 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a reader that has gone shows here, as BrokenPipeError
+        return code
     except KeyboardInterrupt:
         print("backprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. backprop evaluate RUN | head -1: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (UsageError, ValueError, OSError) as error:
         if os.environ.get("BACKPROP_DEBUG"):
             raise

@@ -171,6 +171,9 @@ def gradient_descent(start, lr=0.01, steps=200, use_tape=True, dtype=np.float64,
                 point = x.copy()
                 fx = float(himmelblau(point))
                 grads = himmelblau_gradient(point)
+            if step == 0 and not np.isfinite(fx):
+                raise ValueError(f"f(x) = {fx} at the start x = {point.tolist()}: Himmelblau's "
+                                 f"function overflows there; start nearer the minima")
             if not (np.all(np.isfinite(point)) and np.isfinite(fx)):
                 raise DivergenceError(
                     f"gradient descent diverged at step {step} with lr={lr}: "

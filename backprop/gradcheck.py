@@ -270,6 +270,9 @@ LOSS_SETUPS = {
 }
 
 
+PROBABILITY_LOSSES = ("bce", "categorical_ce")  # defined on outputs in (0, 1) only
+
+
 def _losses():
     from . import losses
     return losses
@@ -297,6 +300,9 @@ def check_problem(hidden=(5, 4), activation="relu", loss="ce", output=None, batc
     if loss not in LOSS_SETUPS:
         raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(LOSS_SETUPS)}")
     make_loss, default_output = LOSS_SETUPS[loss]
+    if loss in PROBABILITY_LOSSES and (output or default_output) not in ("sigmoid", "softmax"):
+        raise ValueError(f"loss {loss} takes probabilities in (0, 1): the output activation "
+                         f"must be sigmoid or softmax, not {output}")
     from .model import Sequential
     rng = np.random.default_rng(seed)
     model = Sequential.mlp([n_in, *hidden, n_out], activation=activation,

@@ -30,8 +30,11 @@ def _new_figure(width, height, **kwargs):
 
 
 def save_figure(fig, path):
-    """Write ``fig`` to ``path`` and return it as a Path (OSError if the folder is missing)."""
+    """Write ``fig`` to ``path`` and return the path written, as a Path (OSError if the
+    folder is missing). A name without a suffix gets ".png" (as matplotlib would add it)."""
     path = Path(path)
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
     fig.savefig(path, dpi=DPI)
     return path
 

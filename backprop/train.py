@@ -71,6 +71,13 @@ class TrainConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
+        for name in ("epochs", "batch_size", "seed", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool)
+                   for h in self.hidden):
+            raise ValueError(f"hidden sizes must be whole numbers, got {self.hidden!r}")
         self.hidden = tuple(int(h) for h in self.hidden)
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -87,6 +94,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        if np.dtype(self.dtype).type(self.lr) == 0:
+            raise ValueError(f"learning rate {self.lr} is 0 in {self.dtype}: nothing would "
+                             f"be learned")
 
     def sizes(self, n_in=784, n_out=10):
         return [n_in, *self.hidden, n_out]
@@ -135,7 +145,13 @@ def evaluate(model, loss, images, labels, batch_size=EVAL_BATCH):
     """Mean loss, accuracy and predicted classes of ``model`` on uint8 images.
 
     Uses the caching-free forward pass in batches, so it never disturbs training state.
+    A model whose weights hold NaN or Inf is refused: its outputs mean nothing.
     """
+    bad = [name for name, p in zip(model.param_names, model.params)
+           if not np.all(np.isfinite(p))]
+    if bad:
+        raise ValueError(f"the model's weights hold NaN or Inf (in {', '.join(bad)}): its "
+                         f"outputs mean nothing")
     batches = Batches(images, labels, batch_size, shuffle=False, dtype=model.dtype)
     total, predictions, start = 0.0, np.empty(len(labels), np.int64), 0
     for x, y in batches:
@@ -239,12 +255,42 @@ def _read_checkpoint(path):
         check_format(arrays, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, path, "checkpoint")
         saved = TrainConfig.from_dict(json.loads(str(arrays["config"])))
         position = _Position(**json.loads(str(arrays["position"])))
+        _check_position(position)
     except ValueError as error:  # load_npz and check_format name the file
         message = str(error)
         raise TrainingError(message if str(path) in message else f"{path}: {message}") from None
     except (KeyError, TypeError) as error:
         raise TrainingError(f"{path} is a damaged checkpoint (missing or bad entry {error})") from None
     return arrays, saved, position
+
+
+def _check_position(position):
+    """ValueError unless the counters of a checkpoint's position are whole numbers >= 0
+    and its generator state is a string."""
+    for name in ("epoch", "step_in_epoch", "global_step", "correct", "seen"):
+        value = getattr(position, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"its position has {name} = {value!r}, not a whole number >= 0")
+    if not isinstance(position.rng_state, str):
+        raise ValueError("its position has no generator state")
+
+
+def _earlier_records(out_dir, position):
+    """The epoch and evaluation records of history.json up to ``position`` (history.json
+    may be one record ahead of the checkpoint); none if there is no history.json."""
+    path = os.path.join(out_dir, HISTORY)
+    if not os.path.exists(path):
+        return [], []
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        epochs = [r for r in old.get("epochs", []) if r["epoch"] <= position.epoch]
+        evaluations = [r for r in old.get("evaluations", []) if r["step"] <= position.global_step]
+    except (ValueError, AttributeError, KeyError, TypeError) as error:
+        reason = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
+        raise TrainingError(f"{path} is damaged ({reason}); repair it, or remove it to "
+                            f"resume without the records of the earlier epochs") from None
+    return epochs, evaluations
 
 
 def checkpoint_config(path):
@@ -341,6 +387,9 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     history : dict, the contents of history.json
     """
     (x_train, y_train), (x_test, y_test) = data
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise ValueError(f"test images have shape {x_test.shape[1:]} but training images "
+                         f"{x_train.shape[1:]}")
     n_in = int(np.prod(x_train.shape[1:]))
     n_out = int(n_classes)
     for name, labels in (("training", y_train), ("test", y_test)):
@@ -351,6 +400,9 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     batches = Batches(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed,
                       dtype=config.dtype, n_classes=n_out)
     say = (lambda *a: None) if quiet else log
+    if config.batch_size > len(x_train):
+        say(f"batch size {config.batch_size} is more than the {len(x_train)} training samples: "
+            f"every step uses all of them")
     history = {"version": __version__, "backend": kernels.backend_name(),
                "config": config.to_dict(), "epochs": [], "evaluations": []}
     position = _Position(rng_state=batches.get_state())
@@ -363,17 +415,16 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
             raise FileNotFoundError(f"no checkpoint to resume from in {out_dir or '(no --out)'}; "
                                     f"start the run without --resume")
         position = load_checkpoint(checkpoint_path, config, model, optimizer)
-        history_path = os.path.join(out_dir, HISTORY)
-        if os.path.exists(history_path):
-            with open(history_path) as f:
-                old = json.load(f)
-            history["epochs"] = [r for r in old.get("epochs", []) if r["epoch"] <= position.epoch]
-            history["evaluations"] = [r for r in old.get("evaluations", [])
-                                      if r["step"] <= position.global_step]
-        say(f"resuming {out_dir} at epoch {position.epoch + 1}, step {position.step_in_epoch}"
-            f" of {len(batches)}")
+        if position.step_in_epoch > len(batches):
+            raise TrainingError(f"{checkpoint_path} is a damaged checkpoint: it is at step "
+                                f"{position.step_in_epoch} of an epoch of {len(batches)} steps")
+        history["epochs"], history["evaluations"] = _earlier_records(out_dir, position)
         if position.epoch >= config.epochs:
-            say(f"the run already has {position.epoch} of {config.epochs} epochs")
+            say(f"the run in {out_dir} already has {position.epoch} of {config.epochs} epochs; "
+                f"nothing to train (give more --epochs to go on)")
+        else:
+            say(f"resuming {out_dir} at epoch {position.epoch + 1}, step "
+                f"{position.step_in_epoch} of {len(batches)}")
 
     def save_state():
         """history.json first, then the checkpoint: a kill between the two leaves a

@@ -604,6 +604,121 @@ def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
     np.testing.assert_array_equal(resumed.theta, straight.theta)
 
 
+def _rewrite_checkpoint(path, **position):
+    """Write the checkpoint at ``path`` again with some of its position's entries changed."""
+    from backprop.model import save_npz_atomic
+    arrays = load_npz(path)
+    stored = json.loads(str(arrays["position"]))
+    arrays["position"] = np.array(json.dumps({**stored, **position}))
+    save_npz_atomic(path, arrays)
+
+
+@needs_data
+@pytest.mark.parametrize("position, says", [
+    ({"epoch": "1"}, "its position has epoch = '1', not a whole number >= 0"),
+    ({"epoch": -1}, "its position has epoch = -1, not a whole number >= 0"),
+    ({"step_in_epoch": 1000000}, "it is at step 1000000 of an epoch of 30 steps"),
+    ({"rng_state": 7}, "its position has no generator state"),
+])
+def test_a_checkpoint_with_a_damaged_position_is_one_line_from_train_resume(
+        position, says, good_run, cli_data, tmp_path, capsys):
+    shutil.copytree(good_run, tmp_path / "run")
+    _rewrite_checkpoint(tmp_path / "run" / "checkpoint.npz", **position)
+    code, _, err = run_cli(capsys, ["train", "--resume", "--epochs", "2", "--out",
+                                    str(tmp_path / "run"), "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err, codes=(3,))
+    assert str(tmp_path / "run" / "checkpoint.npz") in line and says in line, line
+
+
+@needs_data
+@pytest.mark.parametrize("history, says", [
+    ("[]", "'list' object has no attribute 'get'"),
+    ('{"epochs": [{"test_accuracy": 0.8}]}', "missing entry 'epoch'"),
+    ("{epochs", "Expecting property name enclosed in double quotes"),
+])
+def test_a_damaged_history_is_one_line_from_train_resume(history, says, good_run, cli_data,
+                                                         tmp_path, capsys):
+    shutil.copytree(good_run, tmp_path / "run")
+    (tmp_path / "run" / "history.json").write_text(history)
+    code, _, err = run_cli(capsys, ["train", "--resume", "--epochs", "2", "--out",
+                                    str(tmp_path / "run"), "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err, codes=(3,))
+    assert f"{tmp_path / 'run' / 'history.json'} is damaged" in line and says in line, line
+    assert "remove it to resume without the records of the earlier epochs" in line
+
+
+@needs_data
+def test_force_removes_the_old_runs_files_before_the_new_run(good_run, cli_data, tmp_path,
+                                                             capsys):
+    """An old model.npz must not pass for the new run's, nor the old checkpoint for its
+    last good one (here the new run diverges in its first epoch)."""
+    shutil.copytree(good_run, tmp_path / "run")
+    (tmp_path / "run" / "curves.png").write_bytes(b"old figure")
+    code, _, err = run_cli(capsys, ["train", "--force", "--optimizer", "sgd", "--lr", "1e30",
+                                    "--hidden", "8", "--out", str(tmp_path / "run"),
+                                    "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err, codes=(3,))
+    assert "diverged" in line and "last good checkpoint" not in line, line
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []
+
+
+@needs_data
+def test_a_folder_with_only_a_model_and_history_is_a_run_too(good_run, cli_data, tmp_path,
+                                                             capsys):
+    shutil.copytree(good_run, tmp_path / "run")
+    (tmp_path / "run" / "checkpoint.npz").unlink()
+    code, _, err = run_cli(capsys, ["train", "--out", str(tmp_path / "run"), "--quiet"])
+    line = assert_one_line_error(code, err)
+    assert "already holds a run (history.json, model.npz); pass --resume" in line, line
+
+
+@needs_data
+def test_evaluate_takes_a_model_or_checkpoint_file_too(good_run, cli_data, capsys):
+    code, by_folder, err = run_cli(capsys, ["evaluate", str(good_run)])
+    assert code == 0, err
+    for name in ("model.npz", "checkpoint.npz"):
+        code, by_file, err = run_cli(capsys, ["evaluate", str(good_run / name)])
+        assert code == 0, err
+        assert by_file == by_folder  # after one epoch both hold the same weights
+
+
+@needs_data
+def test_evaluate_refuses_a_model_whose_weights_hold_nan(good_run, cli_data, tmp_path, capsys):
+    model = Sequential.load(good_run / "model.npz")
+    model.layers[1].W[3, 4] = np.nan
+    model.save(tmp_path / "model.npz")
+    code, out, err = run_cli(capsys, ["evaluate", str(tmp_path)])
+    line = assert_one_line_error(code, err)
+    assert "the model's weights hold NaN or Inf (in W2)" in line and out == "", line
+
+
+def test_train_config_takes_whole_numbers_and_a_learning_rate_its_dtype_can_hold():
+    with pytest.raises(ValueError, match="epochs must be a whole number, got 1.5"):
+        train.TrainConfig(epochs=1.5)
+    with pytest.raises(ValueError, match="hidden sizes must be whole numbers"):
+        train.TrainConfig(hidden=(32.5,))
+    with pytest.raises(ValueError, match="learning rate 1e-50 is 0 in float32"):
+        train.TrainConfig(lr=1e-50)
+    assert train.TrainConfig(lr=1e-50, dtype="float64").lr == 1e-50
+
+
+@needs_data
+def test_fit_checks_the_test_images_before_training(cli_data):
+    (x, y), (xt, yt) = cli_data
+    with pytest.raises(ValueError, match=r"test images have shape \(784,\) but training "
+                                         r"images \(28, 28\)"):
+        train.fit(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), (xt.reshape(len(xt), -1), yt)),
+                  quiet=True)
+
+
+@needs_data
+def test_fit_says_when_a_batch_is_larger_than_the_training_set(cli_data):
+    said = []
+    train.fit(train.TrainConfig(epochs=1, hidden=(8,), batch_size=5000), cli_data, log=said.append)
+    assert said[0] == ("batch size 5000 is more than the 3000 training samples: every step "
+                       "uses all of them")
+
+
 # ========================================================================= determinism
 
 @needs_data

@@ -198,6 +198,31 @@ def test_gather_kernel_is_exact(dtype):
         assert out.dtype == dtype
 
 
+def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
+    from backprop import kernels
+    monkeypatch.setenv("NUMBA_NUM_THREADS", __import__("os").environ.get("NUMBA_NUM_THREADS", "1"))
+    monkeypatch.delenv("BACKPROP_THREADS", raising=False)
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1,2")  # OpenMP's per-level list: the outermost
+        assert kernels.set_threads() == 1
+        monkeypatch.setenv("BACKPROP_THREADS", "0")
+        with pytest.raises(ValueError, match="^BACKPROP_THREADS=0: the number of threads must be >= 1"):
+            kernels.set_threads()
+        monkeypatch.delenv("BACKPROP_THREADS")
+        monkeypatch.setenv("OMP_NUM_THREADS", "many")
+        with pytest.raises(ValueError, match="^OMP_NUM_THREADS=many: .* whole number"):
+            kernels.set_threads()
+        with pytest.raises(ValueError, match=">= 1, got 0"):  # an argument names no variable
+            kernels.set_threads(0)
+    finally:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        kernels.set_threads()
+    monkeypatch.setattr(kernels, "_active", None)
+    monkeypatch.setenv("BACKPROP_BACKEND", "cuda")
+    with pytest.raises(ValueError, match="^BACKPROP_BACKEND=cuda: unknown backend 'cuda'"):
+        kernels.backend()
+
+
 def test_one_thread_setting_governs_blas_and_no_kernel_is_parallel(monkeypatch):
     from threadpoolctl import threadpool_info
 

@@ -104,6 +104,13 @@ def test_plot_activations_to_a_named_file(tmp_path, capsys):
     read_png(target)
 
 
+def test_a_figure_name_without_a_suffix_gets_png_and_says_so(tmp_path, capsys):
+    assert main(["plot", "activations", str(tmp_path / "curves")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'curves.png'}\n"
+    read_png(tmp_path / "curves.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["himmelblau", "--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
     (["himmelblau", "--lr", "-0.5"], "--lr must be a finite number > 0"),
@@ -116,6 +123,9 @@ def test_plot_activations_to_a_named_file(tmp_path, capsys):
     (["himmelblau", "--all", "--lr", "1"], "from start [1.0, 0.0]: gradient descent diverged"),
     (["himmelblau", "--plot", "no/such/folder/h.png"], "folder no/such/folder does not exist"),
     (["plot", "activations", "no/such/folder/a.png"], "folder no/such/folder does not exist"),
+    (["plot", "activations", "."], "cannot write .: it is a folder"),
+    (["himmelblau", "--plot", "."], "cannot write .: it is a folder"),
+    (["himmelblau", "--start", "1e200", "1e200"], "f(x) = inf at the start x = [1e+200, 1e+200]"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -132,3 +142,15 @@ def test_plot_needs_a_figure_name(capsys):
         main(["plot"])
     assert exit_info.value.code == 2
     assert "FIGURE" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_reading_is_no_error():
+    """backprop himmelblau | head -1: when the pipe's reader has gone, the command stops
+    quietly with status 0, as other command-line tools do, not with an error line."""
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-m", "backprop", "himmelblau"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # before the child writes: its first write meets a closed pipe
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0 and err == "", err

@@ -142,7 +142,7 @@ def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
     out = str(tmp_path / "run")
     argv = ["train", "--epochs", "1", "--hidden", "32", "--out", out, "--no-plots", "--quiet"]
     assert main(argv) == 0
-    _one_line_error(capsys, argv, match="already holds a run; pass --resume")
+    _one_line_error(capsys, argv, match="already holds a run (checkpoint.npz, history.json, model.npz); pass --resume")
     assert main(["train", "--epochs", "2", "--hidden", "32", "--out", out, "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "resuming" in printed and "epoch   2/2" in printed and "best test accuracy" in printed

@@ -43,7 +43,11 @@ def set_backend(name):
 def backend():
     """The active kernel module."""
     if _active is None:
-        set_backend(os.environ.get("BACKPROP_BACKEND", "numba").strip().lower() or "numba")
+        value = os.environ.get("BACKPROP_BACKEND", "")
+        try:
+            set_backend(value.strip().lower() or "numba")
+        except ValueError as error:
+            raise ValueError(f"BACKPROP_BACKEND={value}: {error}") from None
     return _active[1]
 
 
@@ -55,7 +59,8 @@ def backend_name():
 
 def set_threads(n=None):
     """Use ``n`` threads for the engine's arithmetic. None: $BACKPROP_THREADS, else
-    $OMP_NUM_THREADS, else every core. Returns the number set.
+    $OMP_NUM_THREADS (its first value, if it lists one per nesting level), else every
+    core. Returns the number set.
 
     The GEMMs are the only multithreaded work: NumPy's BLAS gets ``n`` threads (through
     threadpoolctl, in force for the rest of the process). The numba kernels are serial
@@ -63,14 +68,21 @@ def set_threads(n=None):
     NUMBA_NUM_THREADS is set to ``n`` too, so any parallel numba code loaded later
     follows the same setting.
     """
+    where = ""  # the environment variable n came from, for the error messages
     if n is None:
-        n = os.environ.get("BACKPROP_THREADS") or os.environ.get("OMP_NUM_THREADS") or os.cpu_count()
+        variable = next((v for v in ("BACKPROP_THREADS", "OMP_NUM_THREADS") if os.environ.get(v)),
+                        None)
+        n = os.environ[variable] if variable else os.cpu_count()
+        if variable:
+            where = f"{variable}={n}: "
+        if variable == "OMP_NUM_THREADS":
+            n = n.split(",")[0]  # OpenMP's list of nesting levels: the outermost
     try:
         n = int(n)
     except ValueError:
-        raise ValueError(f"the number of threads must be a whole number, got {n!r}") from None
+        raise ValueError(f"{where}the number of threads must be a whole number, got {n!r}") from None
     if n < 1:
-        raise ValueError(f"the number of threads must be >= 1, got {n}")
+        raise ValueError(f"{where}the number of threads must be >= 1, got {n}")
     from threadpoolctl import threadpool_limits
     threadpool_limits(n)
     os.environ["NUMBA_NUM_THREADS"] = str(n)
