@@ -28,7 +28,9 @@ def _add_data(sub):
         description="Without a subcommand: print where each Fashion-MNIST file was "
                     "found and whether its SHA-256 matches (exit status 1 if one does "
                     "not, 2 if the data is not found).")
-    p.add_argument("--root", metavar="DIR", help="a folder to look in first")
+    p.add_argument("--root", metavar="DIR", help="look only in this folder (default: "
+                   "$BACKPROP_DATA if set, else the user cache, then "
+                   "/usr/share/datasets/fashion-mnist)")
     p.set_defaults(run=_run_data)
     data_sub = p.add_subparsers(dest="data_command", metavar="{fetch}")
     f = data_sub.add_parser(
@@ -272,8 +274,9 @@ def _add_train(sub):
                         "1/2 sum (O - t)^2 (default ce)")
     p.add_argument("--seed", type=_non_negative_int,
                    help="seed of weights and shuffling (default 0)")
-    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files "
-                   "(default: $BACKPROP_DATA, the user cache, /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files, the "
+                   "only one looked in (default: $BACKPROP_DATA if set, else the user cache, "
+                   "then /usr/share/datasets/fashion-mnist)")
     p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
                    help="run folder (default runs/default)")
     p.add_argument("--eval-every", type=_non_negative_int, metavar="STEPS",
@@ -366,7 +369,8 @@ def _add_evaluate(sub):
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="a folder written by backprop train (its model.npz, else its "
                         "checkpoint.npz), or one of those files")
-    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files")
+    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files, the "
+                   "only one looked in (default: as for train)")
     p.add_argument("--backend", choices=list(BACKENDS), help="kernel backend")
     p.set_defaults(run=_run_evaluate)
 

@@ -8,7 +8,11 @@ import functools
 import gzip
 import hashlib
 import http.server
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -155,15 +159,79 @@ def test_user_cache_defaults_to_home(monkeypatch, tmp_path):
     assert fm.cache_dir() == tmp_path / ".cache" / "backprop" / "fashion-mnist"
 
 
-def test_raw_and_gzip_files_and_partial_folders(places):
+def test_raw_and_gzip_files(places):
     arrays, _ = write_fake(places["env"], gz=False)
-    write_fake(places["root"])
-    (places["root"] / "t10k-labels-idx1-ubyte.gz").unlink()  # root lacks one file
-    paths = locate(places["root"])
+    write_fake(places["root"], seed=1)
+    paths = locate()  # $BACKPROP_DATA: raw files
     assert paths["train-images"] == places["env"] / "train-images-idx3-ubyte"
-    (x_train, y_train), (x_test, y_test) = load_fashion_mnist(places["root"], verify=False)
+    (x_train, _), (_, y_test) = load_fashion_mnist(verify=False)
     np.testing.assert_array_equal(x_train, arrays["train-images"])
     np.testing.assert_array_equal(y_test, arrays["t10k-labels"])
+    assert locate(places["root"])["t10k-labels"] == places["root"] / "t10k-labels-idx1-ubyte.gz"
+
+
+def assert_lacks(call, folder, missing):
+    """call() raises a one-line FileNotFoundError naming folder and the missing files."""
+    with pytest.raises(FileNotFoundError) as info:
+        call()
+    message = str(info.value)
+    count = "all 4 files" if len(missing) == 4 else f"{len(missing)} of the 4 files"
+    assert "\n" not in message
+    assert f"{folder} " in message and f"lacks {count}: {', '.join(missing)} (" in message
+    assert f"`backprop data fetch --dest {folder}`" in message
+    return message
+
+
+def test_a_named_folder_is_the_only_one_looked_in(places, monkeypatch):
+    """A folder given as root or in $BACKPROP_DATA that lacks files is an error naming
+    them, never a silent switch to the data in the user cache or the system folder."""
+    write_fake(places["cache"])
+    write_fake(places["system"])
+    every = list(fm.FILES.values())
+    two = ["train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"]
+    places["root"].mkdir()
+    assert_lacks(lambda: locate(places["root"]), places["root"], every)
+    assert_lacks(lambda: load_fashion_mnist(places["root"], verify=False),
+                 places["root"], every)
+    write_fake(places["root"])
+    for name in two:
+        (places["root"] / (name + ".gz")).unlink()
+    message = assert_lacks(lambda: locate(places["root"]), places["root"], two)
+    assert "name no folder to search the default places" in message
+    with pytest.raises(FileNotFoundError, match=r"nowhere \(root argument\): no such folder"):
+        locate(places["root"] / "nowhere")
+
+    # no root: $BACKPROP_DATA alone
+    with pytest.raises(FileNotFoundError, match=r"env \(\$BACKPROP_DATA\): no such folder"):
+        locate()
+    write_fake(places["env"], gz=False)
+    (places["env"] / "t10k-labels-idx1-ubyte").unlink()
+    message = assert_lacks(locate, places["env"], ["t10k-labels-idx1-ubyte"])
+    assert "unset BACKPROP_DATA" in message
+    assert_lacks(lambda: load_fashion_mnist(verify=False), places["env"],
+                 ["t10k-labels-idx1-ubyte"])
+    monkeypatch.setenv("BACKPROP_DATA", "")  # empty: not set
+    assert locate()["train-images"].parent == places["cache"]
+
+
+def test_cli_named_data_folder_that_lacks_files(places, tmp_path, capsys, monkeypatch):
+    write_fake(places["cache"])
+    monkeypatch.setattr(fm, "SHA256", write_fake(places["system"])[1])  # would verify
+    places["root"].mkdir()
+    run = tmp_path / "run"
+    for argv, expected in [
+            (["data", "--root", str(places["root"])], "lacks all 4 files"),
+            (["data", "--root", str(tmp_path / "nonexistent")], "no such folder"),
+            (["data"], "($BACKPROP_DATA): no such folder"),
+            (["train", "--data", str(places["root"]), "--out", str(run), "--epochs", "1",
+              "--quiet", "--no-plots", "--backend", "numpy"], "lacks all 4 files")]:
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert captured.out == "" and len(lines) == 1, argv
+        assert lines[0].startswith("backprop: error: Fashion-MNIST not found: ")
+        assert expected in lines[0]
+    assert not run.exists() or not any(run.iterdir())
 
 
 def test_not_found_lists_every_place_and_both_remedies(places, monkeypatch):
@@ -171,10 +239,10 @@ def test_not_found_lists_every_place_and_both_remedies(places, monkeypatch):
     write_fake(places["cache"])
     (places["cache"] / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError) as info:
-        locate(places["root"])
+        locate()
     message = str(info.value)
     assert isinstance(info.value, OSError) and "\n" not in message
-    assert str(places["root"]) in message
+    assert "root argument (not set)" in message
     assert "$BACKPROP_DATA (not set)" in message
     assert str(places["cache"]) in message and "lacks train-images-idx3-ubyte" in message
     assert str(places["system"]) in message
@@ -219,7 +287,9 @@ def test_cli_data_reports_a_bad_file(places, capsys):
 
 # ----------------------------------------------------------------------------- download
 
-def test_fetch_downloads_verifies_and_skips_what_it_has(places, serve, tmp_path):
+def test_fetch_downloads_verifies_and_skips_what_it_has(places, serve, tmp_path,
+                                                       monkeypatch):
+    monkeypatch.delenv("BACKPROP_DATA")  # load from the default places
     arrays, checksums = write_fake(tmp_path / "server")
     server = serve(tmp_path / "server")
     dest = fetch(places["cache"], base_url=server.url, progress=False, checksums=checksums)
@@ -287,6 +357,7 @@ def test_fetch_404_is_a_clear_error(places, serve, tmp_path):
 def test_cli_fetch(places, serve, tmp_path, monkeypatch, capsys):
     _, checksums = write_fake(tmp_path / "server")
     monkeypatch.setattr(fm, "SHA256", checksums)
+    monkeypatch.delenv("BACKPROP_DATA")  # `backprop data` searches the default places
     server = serve(tmp_path / "server")
     assert cli.main(["data", "fetch", "--url", server.url]) == 0
     captured = capsys.readouterr()
@@ -294,6 +365,124 @@ def test_cli_fetch(places, serve, tmp_path, monkeypatch, capsys):
     assert "train-images-idx3-ubyte.gz: 100%|" in captured.err  # the final progress line
     assert cli.main(["data"]) == 0
     assert "all 4 files verified" in capsys.readouterr().out
+
+
+def flip_a_byte(path, offset=-1):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def test_fetch_repairs_a_damaged_raw_copy_in_the_cache(places, serve, tmp_path,
+                                                      monkeypatch, capsys):
+    """locate prefers raw files to .gz ones, so fetch must not leave a damaged raw copy
+    beside the verified .gz it stores (or finds)."""
+    arrays, checksums = write_fake(tmp_path / "server")
+    monkeypatch.setattr(fm, "SHA256", checksums)
+    monkeypatch.delenv("BACKPROP_DATA")
+    server = serve(tmp_path / "server")
+    cache = places["cache"]
+    write_fake(cache, gz=False)  # raw copies, as load_fashion_mnist unpacks them
+    flip_a_byte(cache / "t10k-images-idx3-ubyte")
+    with pytest.raises(ValueError) as info:
+        load_fashion_mnist()
+    message = str(info.value)
+    assert "t10k-images-idx3-ubyte: not the official" in message
+    assert "to repair, delete " + str(cache / "t10k-images-idx3-ubyte") in message
+    assert "`backprop data fetch`" in message
+
+    with pytest.warns(UserWarning, match="removed .*t10k-images-idx3-ubyte, a copy that"):
+        fetch(base_url=server.url, progress=False)
+    assert len(server.requests) == 4
+    names = fm.FILES.values()
+    assert leftovers(cache) == sorted([*(n + ".gz" for n in names),  # good raw copies kept
+                                       *(n for n in names if n != "t10k-images-idx3-ubyte")])
+    assert cli.main(["data"]) == 0
+    assert "all 4 files verified" in capsys.readouterr().out
+
+    flip_a_byte(cache / "train-labels-idx1-ubyte")  # the .gz files are there and valid
+    with pytest.warns(UserWarning, match="removed .*train-labels-idx1-ubyte, a copy that"):
+        assert cli.main(["data", "fetch", "--url", server.url, "--quiet"]) == 0
+    assert len(server.requests) == 4  # nothing downloaded, the bad raw copy removed
+    assert not (cache / "train-labels-idx1-ubyte").exists()
+    (_, y_train), (x_test, _) = load_fashion_mnist()
+    np.testing.assert_array_equal(y_train, arrays["train-labels"])
+    np.testing.assert_array_equal(x_test, arrays["t10k-images"])
+
+
+def test_verification_errors_say_how_to_repair(places, monkeypatch):
+    write_fake(places["root"])
+    with pytest.raises(ValueError, match=r"to repair, replace it with the official file, "
+                                         r"e\.g\. with `backprop data fetch --dest .*root`"):
+        load_fashion_mnist(places["root"])
+    monkeypatch.delenv("BACKPROP_DATA")
+    write_fake(places["system"])
+    with pytest.raises(ValueError, match="apt-get install --reinstall dataset-fashion-mnist"):
+        load_fashion_mnist()
+
+
+class SlowHandler(http.server.SimpleHTTPRequestHandler):
+    """Announces 10 MB, then sends 1 kB every 50 ms until the client goes (or 60 s)."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(10 ** 7))
+        self.end_headers()
+        try:
+            for _ in range(1200):
+                self.wfile.write(bytes(1000))
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+        self.close_connection = True
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130),
+                                            (signal.SIGTERM, -signal.SIGTERM)])
+def test_fetch_stopped_by_a_signal_leaves_no_partial_file(places, serve, tmp_path,
+                                                         signum, status):
+    server = serve(tmp_path, SlowHandler)
+    dest = tmp_path / "dest"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backprop", "data", "fetch", "--url", server.url,
+         "--dest", str(dest), "--quiet"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (dest.is_dir() and leftovers(dest)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        part = leftovers(dest)
+        assert len(part) == 1 and part[0].endswith(".part")  # downloading
+        time.sleep(0.2)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == status, err
+    assert leftovers(dest) == []
+
+
+def test_fetch_restores_the_sigterm_handler(places, serve, tmp_path):
+    _, checksums = write_fake(tmp_path / "server")
+    server = serve(tmp_path / "server")
+    before = signal.getsignal(signal.SIGTERM)
+    fetch(places["cache"], base_url=server.url, progress=False, checksums=checksums)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_fetch_into_a_file_says_it_is_not_a_folder(places, serve, tmp_path, capsys):
+    server = serve(tmp_path)
+    (tmp_path / "a-file").write_text("keep me")
+    assert cli.main(["data", "fetch", "--url", server.url, "--dest",
+                     str(tmp_path / "a-file")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"backprop: error: destination {tmp_path / 'a-file'} is not a folder\n"
+    with pytest.raises(NotADirectoryError, match=f"cannot make the destination folder "
+                                                 f".*: {tmp_path / 'a-file'} is not a folder"):
+        fetch(tmp_path / "a-file" / "sub", base_url=server.url, progress=False)
+    assert (tmp_path / "a-file").read_text() == "keep me" and server.requests == []
 
 
 @needs_real

@@ -5,13 +5,14 @@ The data set is four idx files, each found raw or gzip-compressed::
     train-images-idx3-ubyte   60000 x 28 x 28 uint8     train-labels-idx1-ubyte   60000 uint8
     t10k-images-idx3-ubyte    10000 x 28 x 28 uint8     t10k-labels-idx1-ubyte    10000 uint8
 
-``locate`` looks in these folders, in order, and takes the first that holds all four:
+A folder the user names is the only one ``locate`` looks in: the ``root`` argument
+(``--data``, ``--root`` on the command line), else ``$BACKPROP_DATA``. If it lacks a file,
+that is an error naming the missing files, never a silent switch to other data. When no
+folder is named, ``locate`` takes the first of these that holds all four:
 
-1. the folder passed as ``root``;
-2. ``$BACKPROP_DATA`` (the folder holding the files);
-3. the user cache, ``$XDG_CACHE_HOME/backprop/fashion-mnist`` or
+1. the user cache, ``$XDG_CACHE_HOME/backprop/fashion-mnist`` or
    ``~/.cache/backprop/fashion-mnist`` (where ``fetch`` downloads to);
-4. ``/usr/share/datasets/fashion-mnist``, installed by the Debian package
+2. ``/usr/share/datasets/fashion-mnist``, installed by the Debian package
    ``dataset-fashion-mnist``.
 
 Every file is checked against the SHA-256 of its *decompressed* bytes (the Debian files
@@ -23,12 +24,15 @@ Decompressing takes most of a load (0.25 s of 0.3 s), so ``load_fashion_mnist`` 
 raw copy of verified .gz files in the user cache (55 MB, written atomically, best
 effort); the next load finds the raw files there first and reads them in ~0.05 s.
 """
+import contextlib
 import hashlib
 import http.client
 import os
+import signal
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,13 +85,18 @@ def cache_dir():
 def search_path(root=None):
     """The folders ``locate`` looks in, in order, as (description, folder or None) pairs.
 
-    The folder is None where there is nothing to look at (no ``root`` given,
-    BACKPROP_DATA not set); those entries are kept so messages can say so.
+    A named folder (``root``, else a non-empty ``$BACKPROP_DATA``) is the only entry.
+    Otherwise the list is the default search, with the two unnamed entries kept as None
+    so messages can say they were not set.
     """
     env = os.environ.get("BACKPROP_DATA")
+    if root is not None:
+        return [("root argument", Path(root))]
+    if env:
+        return [("$BACKPROP_DATA", Path(env))]
     return [
-        ("root argument", Path(root) if root is not None else None),
-        ("$BACKPROP_DATA", Path(env) if env else None),
+        ("root argument", None),
+        ("$BACKPROP_DATA", None),
         ("user cache", cache_dir()),
         ("Debian package dataset-fashion-mnist", Path(SYSTEM_DIR)),
     ]
@@ -110,22 +119,30 @@ def locate(root=None):
     Parameters
     ----------
     root : str or os.PathLike, optional
-        A folder to look in first (see the module docstring for the search order).
+        The folder holding the files; the only one looked in. Without it, the folder
+        in ``$BACKPROP_DATA`` is the only one; without both, the default search (see
+        the module docstring).
 
     Returns
     -------
     dict
         ``{"train-images": Path, "train-labels": Path, "t10k-images": Path,
-        "t10k-labels": Path}``, all in the first folder that holds all four files.
+        "t10k-labels": Path}``, all in the named folder, or else in the first folder of
+        the default search that holds all four files.
 
     Raises
     ------
     FileNotFoundError
-        No folder holds all four; the one-line message lists every place looked at
-        (and what a partly filled folder lacks) and how to get the data.
+        A named folder does not exist or lacks some of the four files (the one-line
+        message names the missing ones), or no folder of the default search holds all
+        four (the message lists every place looked at, what a partly filled folder
+        lacks, and how to get the data).
     """
+    places = search_path(root)
+    if len(places) == 1:
+        return _locate_in_named(*places[0])
     looked = []
-    for description, folder in search_path(root):
+    for description, folder in places:
         if folder is None:
             looked.append(f"{description} (not set)")
             continue
@@ -139,6 +156,27 @@ def locate(root=None):
             looked.append(f"{folder} ({description})")
     raise FileNotFoundError(
         "Fashion-MNIST not found; looked in: " + "; ".join(looked) + f"; {_GET_IT}")
+
+
+def _locate_in_named(description, folder):
+    """locate() in the one folder the user named: all four files there, or an error."""
+    default = (f"unset BACKPROP_DATA to search the user cache and {SYSTEM_DIR}"
+               if description == "$BACKPROP_DATA" else "name no folder to search the "
+               "default places")
+    remedy = f"download them there with `backprop data fetch --dest {folder}`, or {default}"
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise FileNotFoundError(f"Fashion-MNIST not found: {folder} ({description}): "
+                                f"{what}; {remedy}")
+    found = _find_in(folder)
+    if len(found) < len(FILES):
+        missing = [FILES[key] for key in FILES if key not in found]
+        count = "all 4 files" if not found else f"{len(missing)} of the 4 files"
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found: {folder} ({description}) lacks {count}: "
+            f"{', '.join(missing)} (each raw or .gz; a named folder is the only one "
+            f"searched); {remedy}")
+    return found
 
 
 def read_verified(path, key, checksums=None):
@@ -162,8 +200,30 @@ def read_verified(path, key, checksums=None):
     Raises
     ------
     ValueError
-        The file is damaged (see ``read_idx``) or its checksum is not the expected one.
+        The file is damaged (see ``read_idx``) or its checksum is not the expected one;
+        the message says how to repair it.
     """
+    try:
+        return _read_checked(path, key, checksums)
+    except ValueError as error:
+        raise ValueError(f"{error}; {_repair_hint(path)}") from None
+
+
+def _repair_hint(path):
+    """How to replace a damaged or wrong data file, depending on where it is."""
+    folder = Path(path).parent
+    if folder == cache_dir():
+        return (f"to repair, delete {path} or run `backprop data fetch` (which replaces "
+                f"damaged files in the user cache)")
+    if folder == Path(SYSTEM_DIR):
+        return ("to repair, run `sudo apt-get install --reinstall dataset-fashion-mnist`, "
+                "or `backprop data fetch` (the user cache is searched first)")
+    return (f"to repair, replace it with the official file, e.g. with `backprop data "
+            f"fetch --dest {folder}`")
+
+
+def _read_checked(path, key, checksums=None):
+    """read_verified without the advice on repairing (for fetch's own downloads)."""
     hasher = hashlib.sha256()
     array = read_idx(path, hasher=hasher)
     expected = (checksums or SHA256)[key]
@@ -195,7 +255,7 @@ def load_fashion_mnist(root=None, verify=True, unpack=True):
     Parameters
     ----------
     root : str or os.PathLike, optional
-        A folder to look in first (see ``locate`` for the search order).
+        The folder holding the files, the only one looked in (see ``locate``).
     verify : bool
         Check each file's SHA-256 (computed while reading, at no extra pass). Turn it
         off only for synthetic test data.
@@ -259,7 +319,11 @@ def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeou
     Each file goes to a temporary file in ``dest``, is checked (complete, valid idx,
     right SHA-256), and only then renamed to its final name (``os.replace``, atomic), so
     a failed or interrupted download never leaves a data file behind; the temporary
-    file is removed. Files already present and valid are not downloaded again.
+    file is removed, also on Ctrl-C and on SIGTERM (which then still ends the process as
+    SIGTERM does, unless the program has its own handler). Files already present and
+    valid are not downloaded again. A raw (not .gz) copy of a file in ``dest`` that
+    fails verification is removed with a warning, since ``locate`` would prefer it to
+    the verified .gz (``load_fashion_mnist`` makes a new one in the user cache).
 
     Parameters
     ----------
@@ -282,36 +346,104 @@ def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeou
     Raises
     ------
     OSError
-        The server cannot be reached, answers with an HTTP error, or ``dest`` is not
-        writable.
+        The server cannot be reached, answers with an HTTP error, or ``dest`` is not a
+        folder or not writable.
     ValueError
         A downloaded file is incomplete, damaged or has the wrong checksum.
     """
     dest = Path(dest) if dest is not None else cache_dir()
-    dest.mkdir(parents=True, exist_ok=True)
-    for key, name in FILES.items():
-        target = dest / (name + ".gz")
-        if target.is_file():
-            try:
-                read_verified(target, key, checksums)
-                continue  # already there and valid
-            except ValueError:
-                pass  # damaged: download it again
-        url = base_url.rstrip("/") + "/" + name + ".gz"
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.gz.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _download(url, out, progress, timeout)
-            try:
-                read_verified(tmp, key, checksums)
-            except ValueError as error:
-                raise ValueError(f"download of {url} is unusable (removed): {error}") from None
-            os.chmod(tmp, 0o644)  # mkstemp made it private; data files are readable
-            os.replace(tmp, target)  # atomic: the data file appears complete or not at all
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    _make_folder(dest)
+    with _sigterm_cleans_up():
+        for key, name in FILES.items():
+            _fetch_one(dest, key, name, base_url, progress, checksums, timeout)
+            _remove_bad_raw_copy(dest / name, key, checksums)
     return dest
+
+
+def _make_folder(dest):
+    """mkdir -p, with a clear message where a file stands in the way."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (dest, *dest.parents)
+                        if os.path.lexists(p) and not p.is_dir()), None)
+        if blocker is None or blocker == dest:
+            raise NotADirectoryError(f"destination {dest} is not a folder") from None
+        raise NotADirectoryError(f"cannot make the destination folder {dest}: "
+                                 f"{blocker} is not a folder") from None
+
+
+def _fetch_one(dest, key, name, base_url, progress, checksums, timeout):
+    """Download one .gz into ``dest`` unless a valid one is there (see ``fetch``)."""
+    target = dest / (name + ".gz")
+    if target.is_file():
+        try:
+            _read_checked(target, key, checksums)
+            return  # already there and valid
+        except ValueError:
+            pass  # damaged: download it again
+    url = base_url.rstrip("/") + "/" + name + ".gz"
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.gz.", suffix=".part")
+        with os.fdopen(fd, "wb") as out:
+            _download(url, out, progress, timeout)
+        try:
+            _read_checked(tmp, key, checksums)
+        except ValueError as error:
+            raise ValueError(f"download of {url} is unusable (removed): {error}") from None
+        os.chmod(tmp, 0o644)  # mkstemp made it private; data files are readable
+        os.replace(tmp, target)  # atomic: the data file appears complete or not at all
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _remove_bad_raw_copy(raw, key, checksums):
+    """Remove ``raw`` if it is there and fails verification: ``locate`` prefers raw files
+    to .gz files, so it would hide the verified .gz that fetch just stored."""
+    if not raw.is_file():
+        return
+    try:
+        _read_checked(raw, key, checksums)
+    except ValueError:
+        raw.unlink()
+        warnings.warn(f"removed {raw}, a copy that failed verification; the verified "
+                      f"{raw.name}.gz beside it replaces it", stacklevel=3)
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler of ``_sigterm_cleans_up``."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_cleans_up():
+    """While inside, SIGTERM raises ``_Terminated``, so ``finally`` clauses remove
+    temporary files as they do on Ctrl-C; then SIGTERM is sent again with its default
+    action, so the process still ends as killed by SIGTERM (exit status 143 in a shell).
+    Only where SIGTERM has its default action and in the main thread: a program's own
+    handler is left alone."""
+    installed = False
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+            installed = True
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        installed = False
+        os.kill(os.getpid(), signal.SIGTERM)  # ends the process here
+        raise SystemExit(128 + signal.SIGTERM) from None  # if SIGTERM is blocked
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _download(url, out, progress, timeout):
