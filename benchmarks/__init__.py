@@ -3,6 +3,11 @@
     python -m benchmarks                 every engine, interleaved epochs, a table
     python -m benchmarks.kernels         each numba kernel against its NumPy twin
     python -m benchmarks.memory ENGINE   one engine's peak memory, in a fresh process
+    python -m benchmarks.profile_step    an epoch of the reference run split into its phases
+    python -m benchmarks.startup         seconds from process start to the first step
+    python -m benchmarks.crosscore       kernels right after a product on 1 or 2 BLAS threads
+
+Run them from the repository's folder: the package is not installed with backprop.
 
 Modules:
 
@@ -11,8 +16,12 @@ Modules:
     naive.py     the baseline: a straightforward NumPy MLP with hand-written Adam
     flops.py     the exact GEMM FLOPs of a training epoch and the timed GEMM floor
     memory.py    peak resident memory of one engine, one epoch, in its own process
-    report.py    machine, versions and BLAS description; JSON, Markdown and PNG output
+    report.py    machine, versions and BLAS description; JSON, Markdown and PNG output;
+                 the argument checks and the --out check the entry points share
     kernels.py   kernel micro-benchmarks at the reference shapes
+    profile_step.py  the training step's phases beside the GEMM floor
+    startup.py   warm start of `backprop train`, in fresh processes
+    crosscore.py how much slower a kernel runs right after a two-thread product
 
 This package imports nothing heavy at import time, so ``python -m benchmarks`` can pin the
 thread counts (OMP_NUM_THREADS and friends) before NumPy, numba or torch load.

@@ -277,3 +277,17 @@ def test_python_m_benchmarks_names_itself_in_a_threads_error():
     errors = [line for line in done.stderr.splitlines() if ": error: " in line]
     assert errors == [("python -m benchmarks: error: argument --threads: "
                        "invalid positive value: 'abc'")]
+
+
+def test_crosscore_times_both_kernels_under_every_condition(capsys):
+    """A tiny run: every cell of the table is a positive time (no timing bound)."""
+    from benchmarks import crosscore
+    results = crosscore.main(["--blocks", "1", "--calls", "3"])
+    names = {"bias + ReLU (100, 256)", "Adam over W1 (784, 256)"}
+    assert set(results) == {(n, t, r) for n in names for t, r in crosscore.CONDITIONS}
+    assert all(us > 0 for us in results.values())
+    table = capsys.readouterr().out
+    assert table.count("\n") == 6 and "| Adam over W1 (784, 256)  |            2 |" in table
+    with pytest.raises(SystemExit) as stop:
+        crosscore.main(["--calls", "0"])
+    assert stop.value.code == 2
