@@ -124,6 +124,7 @@ OPS = {
     "tanh": (nn.tanh, [(3, 4)], ["any"]),
     "relu": (nn.relu, [(3, 4)], ["away"]),
     "leaky_relu": (nn.leaky_relu, [(3, 4)], ["away"]),
+    "leaky_relu alpha 0.05": (lambda a: nn.leaky_relu(a, alpha=0.05), [(3, 4)], ["away"]),
     "softmax": (nn.softmax, [(3, 4)], ["any"]),
     "softmax axis 0": (lambda a: nn.softmax(a, axis=0), [(3, 4)], ["any"]),
     "log_softmax": (nn.log_softmax, [(3, 4)], ["any"]),

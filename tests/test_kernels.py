@@ -214,6 +214,10 @@ def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
             kernels.set_threads()
         with pytest.raises(ValueError, match=">= 1, got 0"):  # an argument names no variable
             kernels.set_threads(0)
+        from threadpoolctl import threadpool_info
+        in_use = kernels.set_threads(10 ** 5)  # more than BLAS holds: it says how many it uses
+        assert in_use == max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        assert in_use < 10 ** 5
     finally:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         kernels.set_threads()

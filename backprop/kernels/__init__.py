@@ -60,7 +60,8 @@ def backend_name():
 def set_threads(n=None):
     """Use ``n`` threads for the engine's arithmetic. None: $BACKPROP_THREADS, else
     $OMP_NUM_THREADS (its first value, if it lists one per nesting level), else every
-    core. Returns the number set.
+    core. Returns the number of threads in use: ``n``, or fewer if BLAS was built for
+    fewer (OpenBLAS caps it, e.g. at 64).
 
     The GEMMs are the only multithreaded work: NumPy's BLAS gets ``n`` threads (through
     threadpoolctl, in force for the rest of the process). The numba kernels are serial
@@ -83,10 +84,11 @@ def set_threads(n=None):
         raise ValueError(f"{where}the number of threads must be a whole number, got {n!r}") from None
     if n < 1:
         raise ValueError(f"{where}the number of threads must be >= 1, got {n}")
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
     threadpool_limits(n)
     os.environ["NUMBA_NUM_THREADS"] = str(n)
-    return n
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return min(n, max(blas)) if blas else n  # BLAS may hold fewer threads than asked for
 
 
 @contextlib.contextmanager
