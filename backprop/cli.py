@@ -317,6 +317,9 @@ def _run_train(args):
         raise UsageError(f"{args.out} already holds a run ({', '.join(earlier)}); pass "
                          f"--resume to continue it, --force to start over, or --out to "
                          f"choose another folder")
+    if args.resume and not os.path.exists(checkpoint):  # before the folder is made
+        raise UsageError(f"no checkpoint to resume from in {args.out}; start the run "
+                         f"without --resume")
     if args.force:  # start over: nothing of the old run may pass for the new one's
         for name in earlier:
             os.unlink(os.path.join(args.out, name))

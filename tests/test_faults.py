@@ -672,6 +672,13 @@ def test_a_folder_with_only_a_model_and_history_is_a_run_too(good_run, cli_data,
     assert "already holds a run (history.json, model.npz); pass --resume" in line, line
 
 
+def test_resume_without_a_checkpoint_makes_no_folder(tmp_path, capsys):
+    code, _, err = run_cli(capsys, ["train", "--resume", "--out", str(tmp_path / "none")])
+    line = assert_one_line_error(code, err)
+    assert f"no checkpoint to resume from in {tmp_path / 'none'}" in line, line
+    assert not (tmp_path / "none").exists()
+
+
 @needs_data
 def test_evaluate_takes_a_model_or_checkpoint_file_too(good_run, cli_data, capsys):
     code, by_folder, err = run_cli(capsys, ["evaluate", str(good_run)])
