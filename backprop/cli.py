@@ -299,8 +299,6 @@ def _add_train(sub):
     p.set_defaults(run=_run_train)
 
 
-RUN_FILES = ("checkpoint.npz", "history.json", "model.npz", "curves.png", "confusion.png",
-             "samples.png")  # what `backprop train` writes into its folder
 RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
                "seed", "eval_every")  # the TrainConfig fields `backprop train` sets
 
@@ -310,9 +308,10 @@ def _run_train(args):
     if args.backend:
         kernels.set_backend(args.backend)
     threads = kernels.set_threads(args.threads)
-    from . import train
+    from . import plots, train
     checkpoint = os.path.join(args.out, train.CHECKPOINT)
-    earlier = [name for name in RUN_FILES if os.path.exists(os.path.join(args.out, name))]
+    run_files = (train.CHECKPOINT, train.HISTORY, train.MODEL, *plots.FIGURES)
+    earlier = [name for name in run_files if os.path.exists(os.path.join(args.out, name))]
     if earlier and not args.resume and not args.force:
         raise UsageError(f"{args.out} already holds a run ({', '.join(earlier)}); pass "
                          f"--resume to continue it, --force to start over, or --out to "
@@ -352,7 +351,7 @@ def _run_train(args):
     figures = []
     if not args.no_plots and history["epochs"]:
         data = (None, data[1])  # the figures need only the test set: free the 47 MB of
-        from . import plots     # training images before matplotlib loads (peak memory)
+        # training images before matplotlib loads (peak memory)
         figures = plots.training_figures(args.out, history, model, data)
     epochs = history["epochs"]
     if epochs:
@@ -387,7 +386,6 @@ def _run_evaluate(args):
     from .losses import SoftmaxCrossEntropy
     from .model import Sequential, load_npz
     if os.path.isfile(args.run_dir):  # a model.npz or checkpoint.npz named directly
-        model_path = checkpoint_path = args.run_dir
         arrays = load_npz(args.run_dir)
         is_checkpoint = str(arrays.get("format", "")) == train.CHECKPOINT_FORMAT
         model = (train.checkpoint_model(arrays, args.run_dir) if is_checkpoint

@@ -287,8 +287,12 @@ def plot_samples(path, images, labels, predictions, class_names, n=40, seed=0):
     return save_figure(fig, path)
 
 
+FIGURES = ("curves.png", "confusion.png", "samples.png")  # of a run, in its folder
+
+
 def training_figures(out_dir, history, model, data):
-    """Draw curves.png, confusion.png and samples.png for a run; return their paths."""
+    """Draw the FIGURES of a run: curves.png, confusion.png and samples.png; return their
+    paths."""
     from .data import CLASS_NAMES
     from .losses import SoftmaxCrossEntropy
     from .train import confusion_matrix, evaluate
@@ -296,7 +300,8 @@ def training_figures(out_dir, history, model, data):
     _, (x_test, y_test) = data
     predictions = evaluate(model, SoftmaxCrossEntropy(), x_test, y_test)["predictions"]
     out_dir = Path(out_dir)
-    return [plot_curves(out_dir / "curves.png", history),
-            plot_confusion(out_dir / "confusion.png",
+    curves, confusion, samples = (out_dir / name for name in FIGURES)
+    return [plot_curves(curves, history),
+            plot_confusion(confusion,
                            confusion_matrix(y_test, predictions, len(CLASS_NAMES)), CLASS_NAMES),
-            plot_samples(out_dir / "samples.png", x_test, y_test, predictions, CLASS_NAMES)]
+            plot_samples(samples, x_test, y_test, predictions, CLASS_NAMES)]
