@@ -547,6 +547,15 @@ def test_tensor_protocol():
     assert "shape=(2, 2)" in repr(x) and "float32" in repr(x)
 
 
+def test_the_package_exports_every_public_name():
+    # backprop.autodiff is a package of modules; what users import is its __init__
+    assert [name for name in autodiff.__all__ if not hasattr(autodiff, name)] == []
+    assert autodiff.pow is autodiff.power and autodiff.abs is autodiff.absolute
+    assert callable(autodiff.matmul) and callable(autodiff.random.normal)   # not modules
+    x = bp.constant([1.0, -2.0])
+    np.testing.assert_array_equal((+x).numpy(), [1.0, -2.0])
+
+
 def test_variable_assign_and_assign_sub():
     v = bp.Variable(np.array([1.0, 2.0]))
     v.assign_sub(np.array([0.5, 0.5]))
