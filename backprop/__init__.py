@@ -11,7 +11,6 @@ __version__ = "0.1.0"
 
 from .kernels import backend_name, set_backend, use_backend  # noqa: E402,F401
 
-# --- engine (issue 2) ---
 from . import kernels  # noqa: E402,F401
 from .activations import (ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid,  # noqa: E402,F401
                           Softmax, Tanh, get_activation)
@@ -21,9 +20,7 @@ from .losses import (LOSSES, MSE, BinaryCrossEntropy, CategoricalCrossEntropy,  
 from .model import Sequential  # noqa: E402,F401
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSProp, get_optimizer  # noqa: E402,F401
 from .gradcheck import GradcheckReport, gradcheck  # noqa: E402,F401
-# --- data (issue 3) ---
 from . import data  # noqa: E402,F401
-# --- tape, functions (issue 4) ---
 from . import functions, nn  # noqa: E402,F401
 from .autodiff import (GradientTape, Tensor, Variable, cast, concat, constant,  # noqa: E402,F401
                        convert_to_tensor, exp, float32, float64, linspace, log, matmul,

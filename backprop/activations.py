@@ -83,10 +83,10 @@ class Identity(Activation):
     caches = "O"
 
     def forward(self, z, b, O):
-        kernels.backend()._identity_forward(z, b, O)
+        kernels.backend().add_bias_identity(z, b, O)
 
     def delta(self, cache, g, delta, db):
-        kernels.backend()._identity_delta(g, delta, db)
+        kernels.backend().identity_delta_db(g, delta, db)
 
     def derivative(self, z):
         return np.ones_like(np.asarray(z, dtype=float))
@@ -103,10 +103,10 @@ class Sigmoid(Activation):
     caches = "O"
 
     def forward(self, z, b, O):
-        kernels.backend()._sigmoid_forward(z, b, O)
+        kernels.backend().add_bias_sigmoid(z, b, O)
 
     def delta(self, O, g, delta, db):
-        kernels.backend()._sigmoid_delta(O, g, delta, db)  # delta = O (1 - O) g
+        kernels.backend().sigmoid_delta_db(O, g, delta, db)  # delta = O (1 - O) g
 
     def derivative(self, z):
         O = self(z)
@@ -120,10 +120,10 @@ class Tanh(Activation):
     caches = "O"
 
     def forward(self, z, b, O):
-        kernels.backend()._tanh_forward(z, b, O)
+        kernels.backend().add_bias_tanh(z, b, O)
 
     def delta(self, O, g, delta, db):
-        kernels.backend()._tanh_delta(O, g, delta, db)  # delta = (1 - O^2) g
+        kernels.backend().tanh_delta_db(O, g, delta, db)  # delta = (1 - O^2) g
 
     def derivative(self, z):
         O = self(z)
@@ -141,10 +141,10 @@ class ReLU(Activation):
     caches = "z"
 
     def forward(self, z, b, O):
-        kernels.backend()._relu_forward(z, b, O)
+        kernels.backend().add_bias_relu(z, b, O)
 
     def delta(self, z, g, delta, db):
-        kernels.backend()._relu_delta(z, g, delta, db)  # delta = g where z >= 0
+        kernels.backend().relu_delta_db(z, g, delta, db)  # delta = g where z >= 0
 
     def derivative(self, z):
         z = np.asarray(z)
@@ -167,11 +167,11 @@ class LeakyReLU(Activation):
         self.alpha = alpha
 
     def forward(self, z, b, O):
-        kernels.backend()._leaky_relu_forward(z, b, z.dtype.type(self.alpha), O)
+        kernels.backend().add_bias_leaky_relu(z, b, z.dtype.type(self.alpha), O)
 
     def delta(self, z, g, delta, db):
         # delta = g where z >= 0, alpha g elsewhere
-        kernels.backend()._leaky_relu_delta(z, g, g.dtype.type(self.alpha), delta, db)
+        kernels.backend().leaky_relu_delta_db(z, g, g.dtype.type(self.alpha), delta, db)
 
     def derivative(self, z):
         z = np.asarray(z)
@@ -196,10 +196,10 @@ class Softmax(Activation):
     caches = "O"
 
     def forward(self, z, b, O):
-        kernels.backend()._softmax_forward(z, b, O)
+        kernels.backend().add_bias_softmax(z, b, O)
 
     def delta(self, p, g, delta, db):
-        kernels.backend()._softmax_delta(p, g, delta, db)  # delta = p (g - sum g p)
+        kernels.backend().softmax_delta_db(p, g, delta, db)  # delta = p (g - sum g p)
 
     def derivative(self, z):
         raise ValueError("softmax has no elementwise derivative; its derivative is the "
@@ -223,6 +223,7 @@ ACTIVATIONS = {
     "leaky_relu": LeakyReLU,
     "softmax": Softmax,
 }
+HIDDEN_ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]  # elementwise ones
 
 
 def get_activation(activation=None, **kwargs):

@@ -10,17 +10,18 @@ import argparse
 import os
 import sys
 
+from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .gradcheck import OUTPUT_ACTIVATIONS
 from .kernels import BACKENDS
+from .optim import OPTIMIZERS
+from .train import TRAIN_LOSSES
 
 
 class UsageError(Exception):
     """An error the user can fix; printed as one line, no traceback."""
 
 
-# ----------------------------------------------------------------------------- subcommands
-# Each section below belongs to one part of the package; keep edits inside your section.
-
-# --- data (backprop data, backprop data fetch) ---
+# ------------------------------------------------------------- backprop data, data fetch
 
 def _add_data(sub):
     p = sub.add_parser(
@@ -74,7 +75,7 @@ def _run_data_fetch(args):
     return 0
 
 
-# --- himmelblau, plot activations ---
+# ------------------------------------------------- backprop himmelblau, plot activations
 
 def _check_output_file(path):
     """Fail before any work if the output file is a folder or its folder does not exist."""
@@ -200,7 +201,7 @@ def _run_plot_activations(args):
     return 0
 
 
-# --- train, evaluate, gradcheck ---
+# ------------------------------------------------ backprop train, evaluate, gradcheck
 
 def _int_at_least(minimum):
     """An argparse type: a whole number >= ``minimum``."""
@@ -261,15 +262,13 @@ def _add_train(sub):
     p.add_argument("--epochs", type=_positive_int, help="epochs (default 30)")
     p.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
     p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
-    p.add_argument("--optimizer",
-                   choices=["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"],
+    p.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
                    help="optimizer (default adam)")
     p.add_argument("--hidden", type=_sizes, metavar="N,N,...",
                    help="hidden layer sizes (default 256,128,64,32)")
-    p.add_argument("--activation",
-                   choices=["relu", "leaky_relu", "sigmoid", "tanh"],
+    p.add_argument("--activation", type=str.lower, choices=HIDDEN_ACTIVATIONS,
                    help="hidden activation (default relu)")
-    p.add_argument("--loss", choices=["ce", "mse"],
+    p.add_argument("--loss", type=str.lower, choices=list(TRAIN_LOSSES),
                    help="ce: softmax cross-entropy on logits; mse: softmax outputs with "
                         "1/2 sum (O - t)^2 (default ce)")
     p.add_argument("--seed", type=_non_negative_int,
@@ -282,9 +281,9 @@ def _add_train(sub):
     p.add_argument("--eval-every", type=_non_negative_int, metavar="STEPS",
                    help="also evaluate the test set every STEPS steps (default 0: only after "
                         "each epoch; the tutorial: 500)")
-    p.add_argument("--backend", choices=list(BACKENDS),
-                   help="kernel backend: numba (compiled once per machine), numba-jit "
-                        "(compiled in process) or numpy (default: $BACKPROP_BACKEND or numba)")
+    p.add_argument("--backend", type=str.lower, choices=list(BACKENDS),
+                   help="kernel backend: numba (numba's JIT, cached after the first run) "
+                        "or numpy (default: $BACKPROP_BACKEND or numba)")
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="threads for BLAS and numba together (default: $BACKPROP_THREADS, "
                         "$OMP_NUM_THREADS, or every core)")
@@ -373,7 +372,7 @@ def _add_evaluate(sub):
                         "checkpoint.npz), or one of those files")
     p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files, the "
                    "only one looked in (default: as for train)")
-    p.add_argument("--backend", choices=list(BACKENDS), help="kernel backend")
+    p.add_argument("--backend", type=str.lower, choices=list(BACKENDS), help="kernel backend")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -428,16 +427,13 @@ def _add_gradcheck(sub):
                     "status 1 if any is above the bound.")
     p.add_argument("--hidden", type=_sizes, default=(5, 4), metavar="N,N,...",
                    help="hidden layer sizes (default 5,4)")
-    p.add_argument("--activation", default="relu",
-                   choices=["identity", "sigmoid", "tanh", "relu", "leaky_relu"],
+    p.add_argument("--activation", default="relu", type=str.lower, choices=HIDDEN_ACTIVATIONS,
                    help="hidden activation (default relu)")
-    p.add_argument("--loss", default="ce",
-                   choices=["ce", "mse", "mse_mean", "categorical_ce", "bce", "bce_logits"],
+    p.add_argument("--loss", default="ce", type=str.lower, choices=list(OUTPUT_ACTIVATIONS),
                    help="loss; each comes with its output activation: ce and bce_logits "
                         "identity (logits), mse, mse_mean and bce sigmoid, categorical_ce "
                         "softmax (default ce)")
-    p.add_argument("--output", choices=["identity", "sigmoid", "tanh", "relu", "leaky_relu",
-                                        "softmax"],
+    p.add_argument("--output", type=str.lower, choices=list(ACTIVATIONS),
                    help="override the output activation")
     p.add_argument("--batch", type=_positive_int, default=4, metavar="N", help="batch size (default 4)")
     p.add_argument("--inputs", type=_positive_int, default=6, help="input units (default 6)")
@@ -451,9 +447,9 @@ def _add_gradcheck(sub):
 
 
 def _run_gradcheck(args):
-    from .gradcheck import LOSS_SETUPS, check_problem, three_way
-    pairs = ([(a, loss) for a in ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
-              for loss in LOSS_SETUPS] if args.all else [(args.activation, args.loss)])
+    from .gradcheck import OUTPUT_ACTIVATIONS, check_problem, three_way
+    pairs = ([(a, loss) for a in HIDDEN_ACTIVATIONS
+              for loss in OUTPUT_ACTIVATIONS] if args.all else [(args.activation, args.loss)])
     failed = 0
     for activation, loss_name in pairs:
         model, loss, x, t = check_problem(args.hidden, activation, loss_name, args.output,

@@ -118,8 +118,8 @@ def _require_float64(what, dtype):
 def _kink_margin(layers):
     margin = float("inf")
     for layer in layers:
-        if layer.activation.caches == "z" and layer._cache is not None:
-            margin = min(margin, float(np.min(np.abs(layer._cache))))
+        if layer.activation.caches == "z" and layer.cache is not None:
+            margin = min(margin, float(np.min(np.abs(layer.cache))))
     return margin
 
 
@@ -152,22 +152,22 @@ def check_layer(layer, x, seed=0, h=DEFAULT_H, bound=DEFAULT_BOUND):
 
 def _model_gradients(model, loss, x, t, h):
     """The delta rule's gradients and the numeric ones, both over the flat vector
-    theta = [W1, b1, W2, ...] (``model.theta``, perturbed in place), and the kink margin."""
+    theta = [W1, b1, W2, ...] (``model.params``, perturbed in place), and the kink margin."""
     _require_float64("the model", model.dtype)
     x = np.asarray(x, dtype=np.float64)
     loss.forward(model.forward(x), t)
-    model.backward(loss.backward())
-    analytic = model.grad_theta.copy()
-    numeric = numeric_gradient(lambda: loss.forward(model.predict(x), t), model.theta, h)
+    model.backward(loss)
+    analytic = model.grads.copy()
+    numeric = numeric_gradient(lambda: loss.forward(model.predict(x), t), model.params, h)
     return analytic, numeric, _kink_margin(model.layers)
 
 
 def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
     """Every parameter gradient of ``model`` under ``loss``, over the flattened theta."""
     analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
+    shapes = model.named_params()
     checks = [compare(f"dE/d{name}", a, n) for name, a, n in
-              zip(model.param_names, split_like(analytic, model.params),
-                  split_like(numeric, model.params))]
+              zip(shapes, split_like(analytic, shapes.values()), split_like(numeric, shapes.values()))]
     return GradcheckReport(checks, bound, h, margin)
 
 
@@ -190,7 +190,7 @@ def tape_gradients(model, loss, x, t):
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t)
     T = one_hot(t, model.n_out, np.float64) if t.ndim == 1 else t.astype(np.float64)
-    variables = [ad.Variable(p.astype(np.float64)) for p in model.params]
+    variables = [ad.Variable(p.astype(np.float64)) for p in model.named_params().values()]
     with ad.GradientTape() as tape:
         O = ad.constant(x)
         for i, layer in enumerate(model.layers):
@@ -249,33 +249,21 @@ class ThreeWayReport:
 def three_way(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND):
     """Compare the delta rule, the tape and central differences for every parameter."""
     analytic, numeric, margin = _model_gradients(model, loss, x, t, h)
-    delta_rule = split_like(analytic, model.params)
-    numeric = split_like(numeric, model.params)
+    shapes = model.named_params()
+    delta_rule = split_like(analytic, shapes.values())
+    numeric = split_like(numeric, shapes.values())
     tape = tape_gradients(model, loss, x, t)
     rows = [(name, a.shape, compare(name, a, g), compare(name, a, n), compare(name, g, n))
-            for name, a, g, n in zip(model.param_names, delta_rule, tape, numeric)]
+            for name, a, g, n in zip(shapes, delta_rule, tape, numeric)]
     return ThreeWayReport(rows, bound, h, margin)
 
 
 # ------------------------------------------------------------ test problems for the checks
 
-# loss name -> (the loss, the output activation it is meant for)
-LOSS_SETUPS = {
-    "ce": (lambda: _losses().SoftmaxCrossEntropy(), "identity"),
-    "mse": (lambda: _losses().MSE("half_sum"), "sigmoid"),
-    "mse_mean": (lambda: _losses().MSE("mean"), "sigmoid"),
-    "categorical_ce": (lambda: _losses().CategoricalCrossEntropy(), "softmax"),
-    "bce": (lambda: _losses().BinaryCrossEntropy(), "sigmoid"),
-    "bce_logits": (lambda: _losses().BinaryCrossEntropy(from_logits=True), "identity"),
-}
-
-
+# loss name (in ``losses.LOSSES``) -> the output activation it is meant for
+OUTPUT_ACTIVATIONS = {"ce": "identity", "mse": "sigmoid", "mse_mean": "sigmoid",
+                      "categorical_ce": "softmax", "bce": "sigmoid", "bce_logits": "identity"}
 PROBABILITY_LOSSES = ("bce", "categorical_ce")  # defined on outputs in (0, 1) only
-
-
-def _losses():
-    from . import losses
-    return losses
 
 
 def keep_away_from_kinks(model, x, min_margin=1000 * DEFAULT_H, seed=0, tries=50):
@@ -295,11 +283,13 @@ def keep_away_from_kinks(model, x, min_margin=1000 * DEFAULT_H, seed=0, tries=50
 
 def check_problem(hidden=(5, 4), activation="relu", loss="ce", output=None, batch=4,
                   n_in=6, n_out=3, seed=0):
-    """A small float64 MLP with inputs and targets for ``loss`` (a key of LOSS_SETUPS),
-    its ReLU net inputs kept away from the kinks. Returns (model, loss, x, t)."""
-    if loss not in LOSS_SETUPS:
-        raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(LOSS_SETUPS)}")
-    make_loss, default_output = LOSS_SETUPS[loss]
+    """A small float64 MLP with inputs and targets for ``loss`` (a key of
+    OUTPUT_ACTIVATIONS), its ReLU net inputs kept away from the kinks. Returns
+    (model, loss, x, t)."""
+    if loss not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(OUTPUT_ACTIVATIONS)}")
+    from .losses import get_loss
+    default_output = OUTPUT_ACTIVATIONS[loss]
     if loss in PROBABILITY_LOSSES and (output or default_output) not in ("sigmoid", "softmax"):
         raise ValueError(f"loss {loss} takes probabilities in (0, 1): the output activation "
                          f"must be sigmoid or softmax, not {output}")
@@ -315,7 +305,7 @@ def check_problem(hidden=(5, 4), activation="relu", loss="ce", output=None, batc
     else:
         t = rng.normal(size=(batch, n_out))
     keep_away_from_kinks(model, x, seed=seed)
-    return model, make_loss(), x, t
+    return model, get_loss(loss), x, t
 
 
 def gradcheck(obj, *args, **kwargs):

@@ -84,6 +84,8 @@ class Dense:
     W : ndarray (n_in, n_out);  b : ndarray (n_out,)
     dW, db : their gradients dE/dW = x^T delta and dE/db = sum_n delta, after backward.
     delta : ndarray (B, n_out), dE/dz of the last backward.
+    x : ndarray (B, n_in), the input of the last forward;  cache : O or z of that forward,
+        whichever the activation's derivative needs (``activation.caches``).
     """
 
     def __init__(self, n_in, n_out, activation=None, init=None, rng=None,
@@ -106,8 +108,8 @@ class Dense:
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self.delta = None
-        self._x = None       # input of the last forward, for dW = x^T delta
-        self._cache = None   # O or z, whichever the activation's delta needs
+        self.x = None        # input of the last forward, for dE/dW = x^T delta
+        self.cache = None    # O or z, whichever the activation's delta needs
         self._buffers = {}   # per batch size: z, delta and dE/dx, reused every step
 
     @property
@@ -145,41 +147,59 @@ class Dense:
         O : ndarray (B, n_out), a new array
         """
         self._check_batch(x, self.n_in, "Dense.forward input")
-        B = x.shape[0]
-        z = self._buffer("z", B, self.n_out)
-        np.matmul(x, self.W, out=z)                       # z = x W
+        z = self._buffer("z", x.shape[0], self.n_out)
         O = np.empty_like(z)
-        self.activation.forward(z, self.b, O)              # z += b;  O = f(z)
-        self._x = x
-        self._cache = z if self.activation.caches == "z" else O
+        np.matmul(x, self.W, out=z)                 # z = x W
+        self.activation.forward(z, self.b, O)       # z += b;  O = f(z)        (one fused pass)
+        self.x = x                                  # for dE/dW = x^T delta
+        self.cache = z if self.activation.caches == "z" else O   # what f' needs
         return O
 
-    def backward(self, dE_dO, need_input_grad=True):
-        """Backpropagate dE/dO through this layer.
+    def backward(self, dE_dO, need_input_grad=True, fused_delta=None):
+        """Backpropagate dE/dO through this layer: the delta rule.
 
-        delta = f'(z) * dE/dO;  dE/dW = x^T delta (dE/dW_jk = sum_n O_j delta_k);
-        dE/db = sum_n delta;  dE/dx = delta W^T (dE/dO_j = sum_k delta_k W_jk).
+        delta = f'(z) * dE/dO;  dE/db = sum_n delta;  dE/dW = x^T delta
+        (dE/dW_jk = sum_n x_j delta_k);  dE/dx = delta W^T (dE/dx_j = sum_k delta_k W_jk).
+
+        Parameters
+        ----------
+        dE_dO : ndarray (B, n_out)
+        need_input_grad : bool
+            False skips dE/dx (the first layer's: nobody needs it) and returns None.
+        fused_delta : callable, optional
+            ``fused_delta(delta, db)`` writes delta and dE/db in one pass where the loss
+            and f collapse (``Loss.fused_delta``): for sigmoid + half-sum MSE,
+            delta_k = O_k (1 - O_k)(O_k - t_k) / B. Then dE_dO is not read.
 
         Returns
         -------
         dE_dx : ndarray (B, n_in) or None
             Owned by the layer and overwritten by the next backward.
         """
-        if self._x is None:
+        B = self._check_upstream(dE_dO)
+        delta = self.delta = self._buffer("delta", B, self.n_out)
+        if fused_delta is not None:
+            fused_delta(delta, self.db)             # delta = dE/dz, dE/db = sum_n delta: fused
+        else:
+            self.activation.delta(self.cache, dE_dO, delta, self.db)  # delta = f'(z) * dE/dO;
+            #                                                           dE/db = sum_n delta
+        np.matmul(self.x.T, delta, out=self.dW)     # dE/dW = x^T delta
+        if not need_input_grad:
+            return None
+        dE_dx = self._buffer("dE_dx", B, self.n_in)
+        np.matmul(delta, self.W.T, out=dE_dx)       # dE/dx = delta W^T
+        return dE_dx
+
+    def _check_upstream(self, dE_dO):
+        """The batch size B of the last forward, after checking dE/dO against it."""
+        if self.x is None:
             raise RuntimeError("Dense.backward called before forward")
-        B = self._x.shape[0]
+        B = self.x.shape[0]
         self._check_batch(dE_dO, self.n_out, "Dense.backward dE/dO")
         if dE_dO.shape[0] != B:
             raise ValueError(f"Dense.backward dE/dO has {dE_dO.shape[0]} rows but the last "
                              f"forward had a batch of {B}")
-        self.delta = self._buffer("delta", B, self.n_out)
-        self.activation.delta(self._cache, dE_dO, self.delta, self.db)  # and db = sum_n delta
-        np.matmul(self._x.T, self.delta, out=self.dW)    # dE/dW = x^T delta
-        if not need_input_grad:
-            return None
-        dE_dx = self._buffer("dE_dx", B, self.n_in)
-        np.matmul(self.delta, self.W.T, out=dE_dx)        # dE/dx = delta W^T
-        return dE_dx
+        return B
 
     def predict(self, x):
         """O = f(x W + b) without caching anything (inference)."""
@@ -189,8 +209,21 @@ class Dense:
         return z
 
     def config(self):
+        """The architecture as plain data: {"type": "Dense", "n_in", "n_out",
+        "activation": {"name", arguments...}, "init"}; ``from_config`` rebuilds it."""
         return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out,
                 "activation": self.activation.config(), "init": self.init}
+
+    @classmethod
+    def from_config(cls, config, rng=None, dtype=np.float32):
+        """A new layer with the architecture ``config()`` gave (Keras's from_config);
+        fresh weights from ``rng``."""
+        config = dict(config)
+        if config.pop("type", "Dense") != "Dense":
+            raise ValueError(f"not a Dense layer's config: {config!r}")
+        activation = dict(config.pop("activation", None) or {"name": "identity"})
+        activation = get_activation(activation.pop("name"), **activation)
+        return cls(**config, activation=activation, rng=rng, dtype=dtype)
 
     def __repr__(self):
         return (f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, "

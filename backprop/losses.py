@@ -20,10 +20,13 @@ Targets t are dense (B, K) arrays, or integer class labels (B,) which are one-ho
 (SoftmaxCrossEntropy uses labels directly). ``sigmoid_mse_delta`` and ``softmax_xent_delta``
 are the fused output deltas of the derivation; tests check each against the generic chain.
 """
+from functools import partial
+
 import numpy as np
 
 from . import kernels
 from .data.batches import one_hot
+from .activations import Sigmoid
 from .layers import check_dtype
 
 
@@ -81,13 +84,25 @@ class Loss:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return self._dE_dO
 
+    def fused_delta(self, activation):
+        """The output layer's delta step fused with this loss, for an output layer with
+        ``activation``: a function ``(delta, db)`` that writes delta = dE/dz and dE/db of
+        the last forward in one pass, or None where the pair has no fused form (then the
+        layer chains f'(z) * dE/dO)."""
+        return None
+
     def _gradient_buffer(self, O):
         if self._dE_dO is None or self._dE_dO.shape != O.shape or self._dE_dO.dtype != O.dtype:
             self._dE_dO = np.empty_like(O)
         return self._dE_dO
 
     def config(self):
+        """The name and settings that rebuild this loss with ``get_loss``."""
         return {"name": self.name}
+
+    def __repr__(self):
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({settings})"
 
 
 class MSE(Loss):
@@ -106,14 +121,24 @@ class MSE(Loss):
             raise ValueError(f"unknown MSE reduction {reduction!r}; expected one of: "
                              f"{', '.join(self.REDUCTIONS)}")
         self.reduction = reduction
+        self._last = None  # (O, t, c) of the last forward, for the fused delta
 
     def forward(self, O, t):
         O = _check_outputs(O, "MSE outputs O")
         t = _dense_targets(O, t)
         B, K = O.shape
-        c = 1 / (2 * B) if self.reduction == "half_sum" else 1 / (B * K)
+        c = O.dtype.type(1 / (2 * B) if self.reduction == "half_sum" else 1 / (B * K))
+        self._last = (O, t, c)
         # E = c sum (O - t)^2;  dE/dO = 2 c (O - t)
-        return kernels.backend()._squared_error(O, t, O.dtype.type(c), self._gradient_buffer(O))
+        return kernels.backend().squared_error(O, t, c, self._gradient_buffer(O))
+
+    def fused_delta(self, activation):
+        """For sigmoid outputs and the half-sum MSE, the derivation's output delta
+        delta_k = O_k (1 - O_k)(O_k - t_k) / B in one pass (``sigmoid_mse_delta_db``)."""
+        if self.reduction != "half_sum" or type(activation) is not Sigmoid or self._last is None:
+            return None
+        O, t, c = self._last
+        return lambda delta, db: kernels.backend().sigmoid_mse_delta_db(O, t, c, delta, db)
 
     def config(self):
         return {"name": self.name, "reduction": self.reduction}
@@ -138,8 +163,8 @@ class SoftmaxCrossEntropy(Loss):
         t = np.asarray(t)
         if t.ndim == 1:
             labels = _check_labels(t, *z.shape)
-            return kernels.backend()._softmax_xent_labels(z, labels, delta)
-        return kernels.backend()._softmax_xent_dense(z, _dense_targets(z, t), delta)
+            return kernels.backend().softmax_cross_entropy_labels(z, labels, delta)
+        return kernels.backend().softmax_cross_entropy_dense(z, _dense_targets(z, t), delta)
 
 
 class CategoricalCrossEntropy(Loss):
@@ -197,24 +222,29 @@ class BinaryCrossEntropy(Loss):
         c = O.dtype.type(1 / O.size)
         k = kernels.backend()
         if self.from_logits:
-            return k._sigmoid_xent_logits(O, t, c, self._gradient_buffer(O))
-        return k._binary_xent(O, t, c, O.dtype.type(self.eps), self._gradient_buffer(O))
+            return k.sigmoid_cross_entropy_logits(O, t, c, self._gradient_buffer(O))
+        return k.binary_cross_entropy(O, t, c, O.dtype.type(self.eps), self._gradient_buffer(O))
 
     def config(self):
         return {"name": self.name, "from_logits": self.from_logits}
 
 
-LOSSES = {
-    "mse": MSE,
+LOSSES = {  # every name a loss is known by, in the library and on the command line
+    "mse": MSE,                                    # the derivation's 1/2 sum
+    "mse_mean": partial(MSE, reduction="mean"),    # TensorFlow's mean
     "softmax_cross_entropy": SoftmaxCrossEntropy,
     "ce": SoftmaxCrossEntropy,
     "categorical_cross_entropy": CategoricalCrossEntropy,
+    "categorical_ce": CategoricalCrossEntropy,
     "binary_cross_entropy": BinaryCrossEntropy,
+    "bce": BinaryCrossEntropy,
+    "bce_logits": partial(BinaryCrossEntropy, from_logits=True),
 }
 
 
 def get_loss(loss, **kwargs):
-    """A Loss from a name in ``LOSSES`` or an instance."""
+    """A Loss from a name in ``LOSSES`` (any case) or an instance; keyword arguments
+    override a name's settings."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss.lower() in LOSSES:
@@ -229,9 +259,15 @@ def sigmoid_mse_delta(O, t):
     """The derivation's output delta for sigmoid + MSE (1/2 sum), averaged over the batch.
 
     delta_k = O_k (1 - O_k) (O_k - t_k) / B
+
+    The kernel ``sigmoid_mse_delta_db`` that ``MSE.fused_delta`` gives the output layer
+    in training, as a function of sigmoid outputs O (B, K) and targets t; a new array.
     """
-    O = np.asarray(O)
-    return O * (1 - O) * (O - t) / O.shape[0]
+    O = _check_outputs(np.asarray(O), "sigmoid outputs O")
+    t = _dense_targets(O, t)
+    delta, db = np.empty_like(O), np.empty(O.shape[1], O.dtype)
+    kernels.backend().sigmoid_mse_delta_db(O, t, O.dtype.type(1 / (2 * O.shape[0])), delta, db)
+    return delta
 
 
 def softmax_xent_delta(z, t):

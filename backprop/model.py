@@ -3,22 +3,22 @@
 forward runs O^(l) = f_l(O^(l-1) W^(l) + b^(l)) up the stack; backward runs the delta
 rule down it: each layer turns dE/dO^(l) into its delta, dW, db and dE/dO^(l-1), which is
 the next layer's upstream gradient (the first layer skips dE/dx, nobody needs it).
-``params`` and ``grads`` are aligned lists [W1, b1, W2, b2, ...] and [dW1, db1, ...] of the
-layers' own arrays, so an optimizer that updates ``params`` in place updates the model.
-All of them live back to back in two flat vectors, ``theta`` and ``grad_theta`` (the
-layers' W, b, dW, db are views into them): an optimizer then updates every weight in one
-pass, and a gradient check perturbs theta directly.
+The model owns its weights in one flat vector, ``params`` = theta = [W1, b1, W2, b2, ...],
+and their gradients in another, ``grads`` = dE/dtheta: every layer's W, b, dW and db are
+views into them. An optimizer updates theta in one pass (``bp.Adam(model.params)``,
+``opt.step(model.grads)``) and a gradient check perturbs it directly;
+``named_params()`` gives the layers' arrays by name (W1, b1, ...).
 """
 import inspect
 import json
-import os
 import re
-import secrets
 
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
+from .io import load_npz, save_npz
 from .layers import INITIALIZERS, Dense, check_dtype
+from .losses import Loss
 
 FORMAT = "backprop.model"
 FORMAT_VERSION = 1
@@ -48,8 +48,8 @@ class Sequential:
                 raise ValueError(f"layers {i} and {i + 1} differ in dtype "
                                  f"({below.dtype} vs {above.dtype})")
         self.layers = layers
-        self.theta = _pack(layers, ("W", "b"))
-        self.grad_theta = _pack(layers, ("dW", "db"))
+        self.params = _pack(layers, ("W", "b"))      # theta = [W1, b1, W2, b2, ...], flat
+        self.grads = _pack(layers, ("dW", "db"))     # dE/dtheta, aligned with params
 
     @classmethod
     def mlp(cls, sizes, activation="relu", output_activation=None, rng=0, dtype=np.float32,
@@ -82,22 +82,18 @@ class Sequential:
     def n_out(self):
         return self.layers[-1].n_out
 
-    @property
-    def params(self):
-        """[W1, b1, W2, b2, ...]: the layers' own arrays."""
-        return [p for layer in self.layers for p in layer.params]
+    def named_params(self):
+        """{"W1": W1, "b1": b1, "W2": ...}: the layers' arrays (views into ``params``)."""
+        return {f"{name}{i}": p for i, layer in enumerate(self.layers, start=1)
+                for name, p in zip(("W", "b"), layer.params)}
 
-    @property
-    def grads(self):
-        """[dW1, db1, dW2, db2, ...], aligned with ``params``."""
-        return [g for layer in self.layers for g in layer.grads]
-
-    @property
-    def param_names(self):
-        return [f"{name}{i + 1}" for i in range(len(self.layers)) for name in ("W", "b")]
+    def named_grads(self):
+        """{"W1": dW1, "b1": db1, ...}: the layers' gradients (views into ``grads``)."""
+        return {f"{name}{i}": g for i, layer in enumerate(self.layers, start=1)
+                for name, g in zip(("W", "b"), layer.grads)}
 
     def n_params(self):
-        return sum(p.size for p in self.params)
+        return self.params.size
 
     def forward(self, x):
         """The network's output for a batch x (B, n_in); each layer caches for backward."""
@@ -110,11 +106,19 @@ class Sequential:
     def backward(self, dE_dO, need_input_grad=False):
         """The delta rule down the stack, from dE/dO of the last layer's output.
 
+        ``dE_dO`` is that array, or the loss whose forward just took the model's output
+        (``model.backward(loss)``): then, where the loss and the output activation
+        collapse, the output delta comes from one fused pass (sigmoid + half-sum MSE:
+        delta_k = O_k (1 - O_k)(O_k - t_k) / B; see ``Loss.fused_delta``).
         Fills every layer's delta, dW and db. Returns dE/dx for the network input when
         ``need_input_grad`` is True, else None.
         """
-        g = dE_dO
-        for i in range(len(self.layers) - 1, -1, -1):
+        fused = None
+        if isinstance(dE_dO, Loss):
+            fused = dE_dO.fused_delta(self.layers[-1].activation)
+            dE_dO = dE_dO.backward()
+        g = self.layers[-1].backward(dE_dO, need_input_grad or len(self.layers) > 1, fused)
+        for i in range(len(self.layers) - 2, -1, -1):
             g = self.layers[i].backward(g, need_input_grad=need_input_grad or i > 0)
         return g
 
@@ -162,13 +166,13 @@ class Sequential:
         """The weights and the architecture as a dict of arrays (no Python objects)."""
         arrays = {"format": np.array(FORMAT), "format_version": np.array(FORMAT_VERSION),
                   "config": np.array(json.dumps(self.config()))}
-        for name, p in zip(self.param_names, self.params):
-            arrays[name] = p
+        arrays.update(self.named_params())
         return arrays
 
     def save(self, path):
-        """Write the model to an .npz file (written to a temporary file, then renamed)."""
-        save_npz_atomic(path, self.state_arrays())
+        """Write the model to an .npz file, atomically (``io.save_npz``): a crash leaves
+        the old file or the new one whole."""
+        save_npz(path, self.state_arrays())
 
     @classmethod
     def from_arrays(cls, arrays, source="arrays"):
@@ -213,8 +217,8 @@ class Sequential:
 
     @classmethod
     def load(cls, path):
-        """Read a model written by ``save``."""
-        return cls.from_arrays(load_npz(path), source=str(path))
+        """Read a model written by ``save`` (only its own entries, see ``is_model_entry``)."""
+        return cls.from_arrays(load_npz(path, is_model_entry), source=str(path))
 
 
 _LAYER_KEYS = {"type", "n_in", "n_out", "activation", "init"}
@@ -330,73 +334,9 @@ def split_like(flat, like):
     return views
 
 
-def save_npz_atomic(path, arrays):
-    """Write ``arrays`` to ``path`` as .npz so that a crash leaves the old file or the new
-    one whole, never a torn one: write a temporary file in the same folder, flush it to
-    disk, then rename it over ``path``. The file gets the mode of any new file (0666
-    less the umask), since the temporary file is created the way open() creates one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = _create_temporary(folder, ".tmp-", ".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _create_temporary(folder, prefix, suffix):
-    """(fd, path) of a new file PREFIX<random>SUFFIX in ``folder``, open for writing.
-    Like tempfile.mkstemp, but with the permissions open() would give (0666 less the
-    umask, and the folder's default ACL), not mkstemp's 0600."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{suffix}")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary file name in {folder}")
-
-
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip member, an empty zip archive
-NPY_MAGIC = b"\x93NUMPY"
-
-
-def load_npz(path):
-    """All arrays of an .npz file, read without pickle; a damaged file is a ValueError.
-
-    The file's first bytes are checked before NumPy sees it: np.load takes anything that
-    is neither zip nor .npy for a pickle and, asked not to unpickle, advises loading it
-    "unsafely", which is no advice for a damaged file."""
-    import zipfile
-    with open(path, "rb") as f:
-        head = f.read(len(NPY_MAGIC))
-    if not head:
-        raise ValueError(f"{path} is not a readable .npz file (the file is empty)")
-    if head.startswith(NPY_MAGIC):
-        raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
-                         f"not an .npz archive)")
-    if not head.startswith(ZIP_MAGIC):
-        raise ValueError(f"{path} is not a readable .npz file (File is not a zip file: "
-                         f"it starts with {head!r})")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as error:
-        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
-    try:
-        with data:
-            arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as error:
-        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray):  # a zip member that is no .npy array
-            raise ValueError(f"{path} is not a readable .npz file (its entry {name!r} is "
-                             f"not a NumPy array)")
-    return arrays
+def is_model_entry(name):
+    """Whether ``name`` is an entry of a model file: format, format_version, config, or
+    weights W1, b1, W2, ... (also beyond the config's layers: ``from_arrays`` reports
+    those as damage). ``load`` reads these entries and no others."""
+    return (name in ("format", "format_version", "config")
+            or re.fullmatch(r"[Wb][0-9]+", name) is not None)

@@ -1,81 +1,81 @@
 """Optimizers: hand-written update rules that change the model's weights in place.
 
-The model owns its weights; an optimizer holds references to them (``params``) and, per
-parameter, its own state slots (velocity, m, v, accumulators) and the step count t.
-``step(grads)`` applies one update using ``grads`` aligned with ``params``. Each rule is
-written out in full in its class docstring; the arithmetic runs in the active kernel
-backend, elementwise over each parameter, in the parameter's dtype.
+The model owns its weights; an optimizer holds a reference to them and, per parameter
+array, its own state slots (velocity, m, v, accumulators) and the step count t. A
+Sequential keeps all its weights in one flat vector theta (``model.params``) and their
+gradients in another (``model.grads``), so ``Adam(model.params).step(model.grads)``
+updates every weight in one pass. Any other C-contiguous float arrays, or a list of
+them, work the same way, one pass per array. Each rule is written out in full in its
+class docstring; the arithmetic runs in the active kernel backend, in the parameters'
+dtype.
 """
+from functools import partial
+
 import numpy as np
 
 from . import kernels
-from .model import split_like
+
+
+def _as_list(arrays, what):
+    """One array, or a list of arrays, as a list."""
+    if isinstance(arrays, np.ndarray):
+        return [arrays]
+    try:
+        return list(arrays)
+    except TypeError:
+        raise ValueError(f"{what} must be an array or a list of arrays, got "
+                         f"{type(arrays).__name__}") from None
 
 
 class Optimizer:
-    """Base class: params, per-parameter state, ``step(grads)``, ``state_arrays``."""
+    """Base class: params, per-parameter state, ``step(grads)``, ``state_arrays``.
+
+    Parameters
+    ----------
+    params : ndarray or list of ndarray
+        The weights to update in place (C-contiguous float32 or float64), e.g. a
+        Sequential's flat ``model.params``.
+    lr : float
+        The learning rate eta.
+    """
 
     slots = ()  # names of the per-parameter state arrays
 
     def __init__(self, params, lr):
-        params = list(params)
+        params = _as_list(params, "params")
         if not params:
             raise ValueError("the optimizer got an empty parameter list")
         for i, p in enumerate(params):
             if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
                 raise ValueError(f"parameter {i} must be a float32 or float64 array, got "
                                  f"{getattr(p, 'dtype', type(p).__name__)}")
-            if not p.flags.c_contiguous:
-                raise ValueError(f"parameter {i} must be C-contiguous so it can be updated in place")
+            if not p.flags.c_contiguous or not p.flags.writeable:
+                raise ValueError(f"parameter {i} must be a writeable C-contiguous array so it "
+                                 f"can be updated in place")
         lr = float(lr)
         if not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning rate must be a positive number, got {lr}")
         self.params = params
         self.lr = lr
         self.t = 0
-        # params lying back to back in one buffer (a Sequential's) are updated in one pass
-        self._flat = contiguous_span(params)
-        self._grads_seen = self._grads_span = None
-        self._flat_state = {}
-        self.state = {}
-        for slot in self.slots:
-            if self._flat is not None:
-                self._flat_state[slot] = np.zeros_like(self._flat)
-                self.state[slot] = split_like(self._flat_state[slot], params)
-            else:
-                self.state[slot] = [np.zeros_like(p) for p in params]
-
-    def _check(self, grads):
-        grads = list(grads)
-        if len(grads) != len(self.params):
-            raise ValueError(f"step got {len(grads)} gradients for {len(self.params)} parameters")
-        for i, (p, g) in enumerate(zip(self.params, grads)):
-            if g.shape != p.shape or g.dtype != p.dtype:
-                raise ValueError(f"gradient {i} has shape {g.shape} and dtype {g.dtype}; "
-                                 f"its parameter has {p.shape} and {p.dtype}")
-        return grads
+        self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
 
     def step(self, grads):
-        """Apply one update to every parameter."""
-        grads = self._check(grads)  # before anything changes
+        """Apply one update to every parameter, with ``grads`` aligned with ``params``."""
+        grads = _as_list(grads, "grads")
+        if len(grads) != len(self.params):
+            raise ValueError(f"step got {len(grads)} gradients for {len(self.params)} parameters")
+        for i, (p, g) in enumerate(zip(self.params, grads)):  # all checked before any change
+            if not isinstance(g, np.ndarray) or g.shape != p.shape or g.dtype != p.dtype:
+                raise ValueError(f"gradient {i} has shape {getattr(g, 'shape', None)} and dtype "
+                                 f"{getattr(g, 'dtype', type(g).__name__)}; its parameter has "
+                                 f"{p.shape} and {p.dtype}")
         self.t += 1
         k = kernels.backend()
-        cast = self.params[0].dtype.type
-        flat_grads = self._flat_grads(grads) if self._flat is not None else None
-        if flat_grads is not None:  # one pass over all parameters
-            self._update(k, self._flat, flat_grads, self._flat_state, cast)
-            return
         for i, (p, g) in enumerate(zip(self.params, grads)):
-            self._update(k, p.reshape(-1), np.ascontiguousarray(g).reshape(-1),
-                         {s: v[i].reshape(-1) for s, v in self.state.items()}, p.dtype.type)
-
-    def _flat_grads(self, grads):
-        """``contiguous_span(grads)``, remembered while the same arrays come back (a
-        model's grads are the same views every step)."""
-        if self._grads_seen is None or len(grads) != len(self._grads_seen) or any(
-                a is not b for a, b in zip(grads, self._grads_seen)):
-            self._grads_seen, self._grads_span = list(grads), contiguous_span(grads)
-        return self._grads_span
+            slots = {slot: values[i].reshape(-1) for slot, values in self.state.items()}
+            self._update(k, p.reshape(-1), np.ascontiguousarray(g).reshape(-1), slots,
+                         p.dtype.type)
 
     def _update(self, k, w, g, slots, cast):
         """Update the flat parameter view w with gradient g; ``slots`` maps each state
@@ -111,6 +111,10 @@ class Optimizer:
     def config(self):
         return {"name": self.name, "lr": self.lr}
 
+    def __repr__(self):
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({settings})"
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum and Nesterov momentum.
@@ -137,9 +141,9 @@ class SGD(Optimizer):
 
     def _update(self, k, w, g, slots, cast):
         if self.momentum == 0:
-            k._sgd_step(w, g, cast(self.lr))
+            k.sgd_step(w, g, cast(self.lr))
         else:
-            k._momentum_step(w, g, slots["velocity"], cast(self.lr), cast(self.momentum),
+            k.momentum_step(w, g, slots["velocity"], cast(self.lr), cast(self.momentum),
                              self.nesterov, cast(np.finfo(cast).tiny))
 
     def config(self):
@@ -166,7 +170,7 @@ class RMSProp(Optimizer):
 
     def _update(self, k, w, g, slots, cast):
         hyper = (self.lr, self.rho, 1 - self.rho, self.eps, np.finfo(cast).tiny)
-        k._rmsprop_step(w, g, slots["s"], tuple(cast(h) for h in hyper))
+        k.rmsprop_step(w, g, slots["s"], tuple(cast(h) for h in hyper))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "rho": self.rho, "eps": self.eps}
@@ -188,7 +192,7 @@ class Adagrad(Optimizer):
         self.eps = float(eps)
 
     def _update(self, k, w, g, slots, cast):
-        k._adagrad_step(w, g, slots["s"], cast(self.lr), cast(self.eps))
+        k.adagrad_step(w, g, slots["s"], cast(self.lr), cast(self.eps))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "eps": self.eps}
@@ -230,48 +234,28 @@ class Adam(Optimizer):
                                        1 - self.beta2, self.eps, c1, c2, np.finfo(cast).tiny))
 
     def _update(self, k, w, g, slots, cast):
-        k._adam_step(w, g, slots["m"], slots["v"], self.hyper(cast))
+        k.adam_step(w, g, slots["m"], slots["v"], self.hyper(cast))
 
     def config(self):
         return {"name": self.name, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                 "eps": self.eps}
 
 
-def contiguous_span(arrays):
-    """One flat view covering ``arrays`` if they lie back to back, in order, inside one
-    contiguous buffer (as a Sequential's params and grads do); else None."""
-    first = arrays[0]
-    root = first
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not root.flags.c_contiguous:
-        return None
-    address = first.__array_interface__["data"][0]
-    for a in arrays:
-        if (a.dtype != first.dtype or not a.flags.c_contiguous
-                or a.__array_interface__["data"][0] != address):
-            return None
-        base = a
-        while isinstance(base.base, np.ndarray):
-            base = base.base
-        if base is not root:
-            return None
-        address += a.nbytes
-    start = (first.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // first.itemsize
-    return root.reshape(-1)[start:start + sum(a.size for a in arrays)]
-
-
-OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "rmsprop": RMSProp,
-              "adagrad": Adagrad, "adam": Adam}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": partial(SGD, momentum=0.9),
+    "nesterov": partial(SGD, momentum=0.9, nesterov=True),
+    "rmsprop": RMSProp,
+    "adagrad": Adagrad,
+    "adam": Adam,
+}
 
 
 def get_optimizer(name, params, lr=None, **kwargs):
-    """An optimizer by name; "momentum" is SGD(momentum=0.9), "nesterov" adds nesterov."""
-    if name not in OPTIMIZERS:
+    """An optimizer by a name in ``OPTIMIZERS`` (any case): "momentum" is
+    SGD(momentum=0.9), "nesterov" adds nesterov=True; keyword arguments override."""
+    if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}")
-    if name in ("momentum", "nesterov"):
-        kwargs.setdefault("momentum", 0.9)
-        kwargs.setdefault("nesterov", name == "nesterov")
     if lr is not None:
         kwargs["lr"] = lr
-    return OPTIMIZERS[name](params, **kwargs)
+    return OPTIMIZERS[name.lower()](params, **kwargs)

@@ -4,7 +4,8 @@ One training step is the whole derivation, in order:
 
     O = model.forward(x)                  forward pass, each layer caching what it needs
     E = loss.forward(O, y)                E and dE/dO (for softmax CE: (p - t) / B)
-    model.backward(loss.backward())       delta rule down the stack: delta, dW, db
+    model.backward(loss)                  delta rule down the stack: delta, dW, db
+                                          (the output delta fused where it collapses)
     optimizer.step(model.grads)           W <- update(W, dE/dW)
 
 ``fit`` runs epochs of shuffled minibatches, evaluates the test set after each epoch (and
@@ -27,20 +28,25 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__, kernels
+from .activations import HIDDEN_ACTIVATIONS
 from .data import Batches
-from .losses import MSE, SoftmaxCrossEntropy
-from .model import Sequential, check_format, load_npz, save_npz_atomic
+from .io import SignalFlag, load_npz, lock_run_folder, remove_temporaries, save_npz, write_json
+from .losses import get_loss
+from .model import Sequential, check_format
 from .optim import OPTIMIZERS, get_optimizer
-from .progress import Progress
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.json"
 MODEL = "model.npz"
 CHECKPOINT_FORMAT = "backprop.checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the optimizer's state is one flat slot per rule, like theta
 EVAL_BATCH = 1000
+# --loss: the loss (a name in losses.LOSSES) and the output activation it comes with
+TRAIN_LOSSES = {"ce": ("ce", None),              # logits, softmax cross-entropy
+                "mse": ("mse", "softmax")}       # softmax outputs, 1/2 sum (O - t)^2
 
 
 class TrainingError(RuntimeError):
@@ -71,6 +77,9 @@ class TrainConfig:
     dtype: str = "float32"
 
     def __post_init__(self):
+        for name in ("optimizer", "activation", "loss"):  # names are case-insensitive
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, getattr(self, name).lower())
         for name in ("epochs", "batch_size", "seed", "eval_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -86,7 +95,10 @@ class TrainConfig:
             (all(h >= 1 for h in self.hidden), f"hidden sizes must be >= 1, got {self.hidden}"),
             (self.optimizer in OPTIMIZERS,
              f"unknown optimizer {self.optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"),
-            (self.loss in ("ce", "mse"), f"unknown loss {self.loss!r}; expected ce or mse"),
+            (self.loss in TRAIN_LOSSES,
+             f"unknown loss {self.loss!r}; expected one of: {', '.join(TRAIN_LOSSES)}"),
+            (self.activation in HIDDEN_ACTIVATIONS, f"unknown hidden activation "
+             f"{self.activation!r}; expected one of: {', '.join(HIDDEN_ACTIVATIONS)}"),
             (self.eval_every >= 0, f"eval-every must be >= 0 steps, got {self.eval_every}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.dtype in ("float32", "float64"), f"dtype must be float32 or float64, got {self.dtype}"),
@@ -112,15 +124,15 @@ class TrainConfig:
 
 
 def build(config, n_in=784, n_out=10):
-    """The model, loss and optimizer of ``config``.
+    """The model, loss and optimizer of ``config`` (see ``TRAIN_LOSSES``).
 
     ce: linear last layer (logits) with softmax cross-entropy; mse: a softmax last layer
     with the derivation's MSE on one-hot targets.
     """
-    output = None if config.loss == "ce" else "softmax"
+    loss_name, output = TRAIN_LOSSES[config.loss]
     model = Sequential.mlp(config.sizes(n_in, n_out), activation=config.activation,
                            output_activation=output, rng=config.seed, dtype=config.dtype)
-    loss = SoftmaxCrossEntropy() if config.loss == "ce" else MSE("half_sum")
+    loss = get_loss(loss_name)
     optimizer = get_optimizer(config.optimizer, model.params, lr=config.lr)
     return model, loss, optimizer
 
@@ -136,7 +148,7 @@ def train_step(model, loss, optimizer, x, y):
         out = model.forward(x)
         E = loss.forward(out, y)
     if math.isfinite(E):
-        model.backward(loss.backward())
+        model.backward(loss)  # the delta rule; a fused output delta where one exists
         optimizer.step(model.grads)
     return E, out
 
@@ -147,8 +159,7 @@ def evaluate(model, loss, images, labels, batch_size=EVAL_BATCH):
     Uses the caching-free forward pass in batches, so it never disturbs training state.
     A model whose weights hold NaN or Inf is refused: its outputs mean nothing.
     """
-    bad = [name for name, p in zip(model.param_names, model.params)
-           if not np.all(np.isfinite(p))]
+    bad = [name for name, p in model.named_params().items() if not np.all(np.isfinite(p))]
     if bad:
         raise ValueError(f"the model's weights hold NaN or Inf (in {', '.join(bad)}): its "
                          f"outputs mean nothing")
@@ -185,32 +196,6 @@ class _Position:
     history: dict = field(default_factory=dict)
 
 
-class _SignalFlag:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so a checkpoint is
-    always taken at a step boundary. A second signal stops at once."""
-
-    def __init__(self):
-        self.signum = None
-        self._previous = {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self):
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-
 def _where_nonfinite(model, x):
     """Name the first place a NaN or an Inf appears: a parameter or gradient, else the
     first layer whose output overflows for the batch x."""
@@ -238,7 +223,7 @@ def save_checkpoint(path, config, model, optimizer, position):
                                                if k != "history"}))}
     arrays.update({f"model.{k}": v for k, v in model.state_arrays().items()})
     arrays.update({f"optim.{k}": v for k, v in optimizer.state_arrays().items()})
-    save_npz_atomic(path, arrays)
+    save_npz(path, arrays)
 
 
 def checkpoint_model(arrays, path):
@@ -248,10 +233,16 @@ def checkpoint_model(arrays, path):
                                    if k.startswith(prefix)}, str(path))
 
 
+def _is_checkpoint_entry(name):
+    """Whether ``name`` is an entry ``save_checkpoint`` writes (the only ones read)."""
+    return (name in ("format", "format_version", "config", "version", "position")
+            or name.startswith(("model.", "optim.")))
+
+
 def _read_checkpoint(path):
     """(arrays, saved TrainConfig, _Position) of the checkpoint at ``path``."""
     try:
-        arrays = load_npz(path)
+        arrays = load_npz(path, _is_checkpoint_entry)
         check_format(arrays, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, path, "checkpoint")
         saved = TrainConfig.from_dict(json.loads(str(arrays["config"])))
         position = _Position(**json.loads(str(arrays["position"])))
@@ -317,8 +308,7 @@ def load_checkpoint(path, config, model, optimizer):
         raise TrainingError(f"{path} holds a different architecture: {restored.config()}")
     if restored.dtype != model.dtype:
         raise TrainingError(f"{path} holds {restored.dtype} weights; this run is {model.dtype}")
-    for p, q in zip(model.params, restored.params):
-        p[...] = q
+    model.params[...] = restored.params
     try:
         optimizer.load_state_arrays({k[len("optim."):]: v for k, v in arrays.items()
                                      if k.startswith("optim.")})
@@ -328,25 +318,15 @@ def load_checkpoint(path, config, model, optimizer):
 
 
 def _write_history(out_dir, history):
-    """Write history.json through a temporary file and a rename, leaving no temporary
-    file behind if either fails."""
-    tmp = os.path.join(out_dir, f".tmp-{HISTORY}")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(history, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, os.path.join(out_dir, HISTORY))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write history.json atomically (``io.write_json``): the old one or the new one is
+    whole, and no temporary file is left if the write fails."""
+    write_json(os.path.join(out_dir, HISTORY), history)
 
 
 def _remove_stale_temporaries(out_dir):
-    """Temporary files a killed run left behind (.tmp-*.npz, .tmp-history.json)."""
-    for name in os.listdir(out_dir):
-        if name.startswith(".tmp-") and (name.endswith(".npz") or name == f".tmp-{HISTORY}"):
-            os.unlink(os.path.join(out_dir, name))
+    """Temporary files a killed run left behind (.tmp-*.npz, .tmp-*.json); the caller
+    holds the folder's lock, so none of them is another run's."""
+    remove_temporaries(out_dir, (".npz", ".json"))
 
 
 def prepare_out_dir(out_dir):
@@ -385,7 +365,21 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     -------
     model : Sequential, the trained network
     history : dict, the contents of history.json
+
+    Raises
+    ------
+    io.FolderLocked
+        Another process is training into ``out_dir`` (an OSError naming the folder).
     """
+    if not out_dir:
+        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes)
+    prepare_out_dir(out_dir)
+    with lock_run_folder(out_dir):  # held to the last write: no two runs share a folder
+        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes)
+
+
+def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes):
+    """``fit``'s training; the caller holds ``out_dir``'s lock if there is one."""
     (x_train, y_train), (x_test, y_test) = data
     if x_test.shape[1:] != x_train.shape[1:]:
         raise ValueError(f"test images have shape {x_test.shape[1:]} but training images "
@@ -408,7 +402,6 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     position = _Position(rng_state=batches.get_state())
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
-        prepare_out_dir(out_dir)
         _remove_stale_temporaries(out_dir)
     if resume:
         if not out_dir or not os.path.exists(checkpoint_path):
@@ -433,16 +426,15 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
             _write_history(out_dir, history)
             save_checkpoint(checkpoint_path, config, model, optimizer, position)
 
-    with _SignalFlag() as stop:
+    with SignalFlag() as stop:
         while position.epoch < config.epochs:
             epoch = position.epoch + 1
             batches.set_state(position.rng_state)
             order = batches.order()
             next_epoch_state = batches.get_state()
             started = time.perf_counter()
-            with Progress(len(batches), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                          disable=quiet) as bar:
-                bar.update(position.step_in_epoch)
+            with tqdm(total=len(batches), initial=position.step_in_epoch, unit="batch",
+                      desc=f"epoch {epoch}/{config.epochs}", disable=quiet) as bar:
                 for x, y in batches.epoch(order, start=position.step_in_epoch):
                     E, out = train_step(model, loss, optimizer, x, y)
                     if not math.isfinite(E):
@@ -453,14 +445,16 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
                     position.loss_sum += E * len(y)
                     position.correct += int(np.count_nonzero(np.argmax(out, axis=1) == y))
                     position.seen += len(y)
-                    bar.update(1, loss=position.loss_sum / position.seen)
+                    bar.set_postfix(loss=position.loss_sum / position.seen, refresh=False)
+                    bar.update(1)  # redraws at most every 0.1 s
                     if config.eval_every and position.global_step % config.eval_every == 0:
                         result = evaluate(model, loss, x_test, y_test)
                         history["evaluations"].append(
                             {"step": position.global_step, "epoch": epoch,
                              "test_loss": result["loss"], "test_accuracy": result["accuracy"]})
-                        say(f"step {position.global_step}: test loss {result['loss']:.4f}, "
-                            f"test accuracy {result['accuracy']:.4f}")
+                        with tqdm.external_write_mode():  # clear the bar, say, redraw it
+                            say(f"step {position.global_step}: test loss "
+                                f"{result['loss']:.4f}, test accuracy {result['accuracy']:.4f}")
                     if stop.signum is not None:
                         save_state()
                         name = signal.Signals(stop.signum).name

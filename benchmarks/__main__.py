@@ -52,7 +52,7 @@ class _Unparsable(Exception):
     pass
 
 
-def _threads(argv):
+def threads_option(argv):
     """The --threads value, read before anything heavy is imported (default: all cores).
 
     Only a valid value (a whole number >= 1) is taken; anything else (missing, not a
@@ -75,6 +75,6 @@ def _threads(argv):
 
 
 if __name__ == "__main__":
-    pin_thread_env(_threads(sys.argv[1:]))  # before NumPy, numba, torch or TF load
+    pin_thread_env(threads_option(sys.argv[1:]))  # before NumPy, numba, torch or TF load
     from .run import main
     sys.exit(main())

@@ -88,14 +88,14 @@ def pairs(seed=0):
         np.matmul(x, W1, out=out)                 # z = x W1
 
     def bias_relu(z):
-        k._relu_forward(z, b, O)                  # z += b;  O = max(z, 0)
+        k.add_bias_relu(z, b, O)                  # z += b;  O = max(z, 0)
 
     def weights(out):
         np.matmul(x.T, delta, out=out)            # dE/dW1 = x^T delta
 
     def adam_step(dW1):
         adam.t = 1                                # the same constants every call
-        k._adam_step(w, dW1.reshape(-1), m, v, adam.hyper(np.float32))
+        k.adam_step(w, dW1.reshape(-1), m, v, adam.hyper(np.float32))
 
     return [Pair("bias + ReLU (100, 256)", forward, bias_relu, np.empty((100, 256), np.float32)),
             Pair("Adam over W1 (784, 256)", weights, adam_step, np.empty_like(W1))]

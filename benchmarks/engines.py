@@ -90,8 +90,8 @@ class Backprop(Engine):
         config = train.TrainConfig(epochs=1, batch_size=self.batch_size, lr=self.lr,
                                    hidden=tuple(self.sizes[1:-1]), seed=self.seed)
         with kernels.use_backend(self.backend):
-            # compile every kernel of a step on a throwaway model, so no timed epoch
-            # (not even the warm-up) pays numba's compile time
+            # compile (or load from numba's cache) every kernel of a step on a throwaway
+            # model, so no timed epoch (not even the warm-up) pays for it
             model, loss, optimizer = train.build(config, self.sizes[0], self.sizes[-1])
             warm = bp_data.Batches(x_train[:3 * self.batch_size], y_train[:3 * self.batch_size],
                                    self.batch_size, seed=self.seed)
@@ -115,20 +115,14 @@ class Backprop(Engine):
     def versions(self):
         import backprop
         v = {"backprop": backprop.__version__, "numpy": np.__version__}
-        if self.backend.startswith("numba"):  # its version, without loading it
+        if self.backend == "numba":  # its version, without loading it
             v["numba"] = importlib.metadata.version("numba")
         return v
 
 
 class BackpropNumba(Backprop):
     name = "backprop-numba"
-    description = "backprop, numba kernels compiled ahead of time + NumPy BLAS GEMMs"
-
-
-class BackpropNumbaJit(Backprop):
-    name = "backprop-numba-jit"
-    backend = "numba-jit"
-    description = "backprop, numba kernels compiled in process + NumPy BLAS GEMMs"
+    description = "backprop, numba kernels (JIT, loaded from numba's cache) + NumPy BLAS GEMMs"
 
 
 class BackpropNumpy(Backprop):
@@ -315,8 +309,8 @@ class ScikitLearn(Engine):
         return {"scikit-learn": sklearn.__version__}
 
 
-ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumbaJit, BackpropNumpy, NaiveNumpy,
-                                     PyTorch, TensorFlow, ScikitLearn)}
+ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumpy, NaiveNumpy, PyTorch, TensorFlow,
+                                     ScikitLearn)}
 
 
 def make(name, sizes, batch_size, seed, threads):

@@ -1,43 +1,32 @@
-"""Kernel micro-benchmarks: each numba kernel, compiled ahead of time and in process, against
-its NumPy twin, at the reference shapes.
+"""Kernel micro-benchmarks: each numba kernel against its NumPy twin, at the reference shapes.
 
     python -m benchmarks.kernels [--repeats 101] [--out bench-results]
 
-backprop/kernels/jit.py and backprop/kernels/reference.py define the same functions with
-the same signatures; backprop/kernels/compiled.py serves jit.py's functions compiled ahead
-of time (the default ``numba`` backend; its times include the argument checks each call
-makes). The kernels that one training step of the reference run calls
-(784-256-128-64-32-10, ReLU, softmax cross-entropy, Adam, batch 100, float32):
+backprop/kernels/jit.py (the ``numba`` backend: ``@njit(cache=True)``, compiled on the
+first call and kept in numba's cache) and backprop/kernels/reference.py (the ``numpy``
+backend) define the same functions with the same signatures. The kernels that one
+training step of the reference run calls (784-256-128-64-32-10, ReLU, softmax
+cross-entropy, Adam, batch 100, float32):
 
-    _relu_forward        z += b; O = max(z, 0)               (100, 256), (100, 128), (100, 64),
+    add_bias_relu                 z += b; O = max(z, 0)      (100, 256), (100, 128), (100, 64),
                                                              (100, 32)
-    _relu_delta          delta = g [z >= 0]; db = sum delta  the same four shapes
-    _softmax_xent_labels E and delta = (p - t) / B           (100, 10) with integer labels
-    _adam_step           one Adam update of all weights      theta (244522,): W1, b1, ..., b5
-    _gather_scaled       x = images[index] / 255             (100, 784) from (60000, 784) uint8
+    relu_delta_db                 delta = g [z >= 0];        the same four shapes
+                                  db = sum delta
+    softmax_cross_entropy_labels  E and delta = (p - t) / B  (100, 10) with integer labels
+    adam_step                     one Adam update of all     theta (244522,): W1, b1, ..., b5
+                                  the weights
+    gather_scaled                 x = images[index] / 255    (100, 784) from (60000, 784) uint8
 
-All three run on the same inputs once and are compared: the compiled kernel with NumPy's
-within rounding ("agree"), with the in-process one bit for bit ("same bits"). Then they
-are timed after warm-up (numba's compile is excluded): each repeat times a loop of calls
-long enough to last ``--min-time`` seconds, the three take turns, and the table gives the
-median time per call of each and the speedup, numpy / numba (compiled).
+Both run on the same inputs once and are compared: the numba kernel's outputs must equal
+NumPy's within rounding ("agree"). Then they are timed after warm-up (numba's compile,
+or its cache load, is excluded): each repeat times a loop of calls long enough to last
+``--min-time`` seconds, the two take turns, and the table gives the median time per call
+of each and the speedup, numpy / numba.
 
 Results also go to kernels.json and kernels.md in ``--out``. Sample output (the table it
-ends with), on a 2-core AMD EPYC virtual machine, numba 0.68, numpy 2.4, float32::
+ends with), SAMPLE_MACHINE::
 
-    | kernel               | shape                              | numba us/call | numba-jit us/call | numpy us/call | speedup | agree | same bits |
-    |----------------------|------------------------------------|--------------:|------------------:|--------------:|--------:|------:|----------:|
-    | _relu_forward        | (100, 256)                         |          2.45 |              2.76 |         15.13 |    6.18 |   yes |       yes |
-    | _relu_forward        | (100, 128)                         |          1.89 |              1.49 |          8.52 |    4.52 |   yes |       yes |
-    | _relu_forward        | (100, 64)                          |          1.20 |              0.86 |          5.17 |    4.29 |   yes |       yes |
-    | _relu_forward        | (100, 32)                          |          0.99 |              0.50 |          3.70 |    3.75 |   yes |       yes |
-    | _relu_delta          | (100, 256)                         |          4.08 |              3.44 |         35.34 |    8.66 |   yes |       yes |
-    | _relu_delta          | (100, 128)                         |          2.27 |              2.14 |         19.79 |    8.71 |   yes |       yes |
-    | _relu_delta          | (100, 64)                          |          1.68 |              1.30 |         12.36 |    7.35 |   yes |       yes |
-    | _relu_delta          | (100, 32)                          |          1.25 |              0.84 |          8.53 |    6.83 |   yes |       yes |
-    | _softmax_xent_labels | (100, 10), labels (100,)           |          6.15 |              6.00 |         22.13 |    3.60 |   yes |       yes |
-    | _adam_step           | theta (244522,)                    |         86.51 |             88.08 |        645.92 |    7.47 |   yes |       yes |
-    | _gather_scaled       | (100, 784) from (60000, 784) uint8 |          8.89 |              8.67 |         21.38 |    2.40 |   yes |       yes |
+SAMPLE_TABLE
 """
 import argparse
 import os
@@ -66,25 +55,25 @@ def cases(seed=0):
     for shape in HIDDEN:
         n = shape[1]
         # b is tiny: each call adds it to z in place, and z must not drift over the loop
-        out.append(("_relu_forward", f"{shape}",
+        out.append(("add_bias_relu", f"{shape}",
                     lambda s=shape, n=n: (f32(*s), f32(n, scale=1e-6), np.empty(s, np.float32))))
     for shape in HIDDEN:
         n = shape[1]
-        out.append(("_relu_delta", f"{shape}",
+        out.append(("relu_delta_db", f"{shape}",
                     lambda s=shape, n=n: (f32(*s), f32(*s), np.empty(s, np.float32),
                                           np.empty(n, np.float32))))
-    out.append(("_softmax_xent_labels", "(100, 10), labels (100,)",
+    out.append(("softmax_cross_entropy_labels", "(100, 10), labels (100,)",
                 lambda: (f32(100, 10), rng.integers(0, 10, 100).astype(np.intp),
                          np.empty((100, 10), np.float32))))
     adam = Adam([np.zeros(1, np.float32)])
     adam.t = 10
     size = sum(n_in * n_out + n_out for n_in, n_out in zip(SIZES[:-1], SIZES[1:]))
     # the optimizer updates a model's flat theta (all 244,522 weights) in one call
-    out.append(("_adam_step", f"theta ({size},)",
+    out.append(("adam_step", f"theta ({size},)",
                 lambda: (f32(size, scale=0.1), f32(size, scale=0.01), f32(size, scale=1e-3),
                          np.abs(f32(size, scale=1e-4)), adam.hyper(np.float32))))
     images = rng.integers(0, 256, (60000, 784), dtype=np.uint8)
-    out.append(("_gather_scaled", "(100, 784) from (60000, 784) uint8",
+    out.append(("gather_scaled", "(100, 784) from (60000, 784) uint8",
                 lambda: (images, rng.permutation(60000)[:100], np.float32(255),
                          np.empty((100, 784), np.float32))))
     return out
@@ -107,27 +96,17 @@ def _agree(numba_fn, ref_fn, make_args):
     return bool(same and (ra is None or np.isclose(ra, rb, rtol=1e-5)))
 
 
-def _same_bits(fn_a, fn_b, make_args):
-    """Same inputs through both; are all outputs and the return value bit for bit equal?"""
-    a = make_args()
-    b = tuple(x.copy() if isinstance(x, np.ndarray) else x for x in a)
-    ra, rb = fn_a(*a), fn_b(*b)
-    return bool(ra == rb and all(np.array_equal(x, y) for x, y in zip(a, b)
-                                 if isinstance(x, np.ndarray)))
-
-
-VARIANTS = ("compiled", "jit", "numpy")  # the backends numba, numba-jit and numpy
+VARIANTS = ("numba", "numpy")  # the two backends: backprop.kernels.jit and .reference
 
 
 def bench(repeats=101, min_time=0.002, seed=0, log=print):
     """Time every case in each variant; returns a list of result dicts."""
-    from backprop.kernels import compiled, jit, reference
-    modules = dict(zip(VARIANTS, (compiled, jit, reference)))
+    from backprop.kernels import jit, reference
+    modules = dict(zip(VARIANTS, (jit, reference)))
     rows = []
     for name, shape, make_args in cases(seed):
         fns = {v: getattr(m, name) for v, m in modules.items()}
-        agree = _agree(fns["compiled"], fns["numpy"], make_args)
-        same_bits = _same_bits(fns["compiled"], fns["jit"], make_args)
+        agree = _agree(fns["numba"], fns["numpy"], make_args)
         args = {v: make_args() for v in VARIANTS}
         for _ in range(3):  # warm-up: compile, fault in the pages, fill the caches
             for v in VARIANTS:
@@ -136,28 +115,26 @@ def bench(repeats=101, min_time=0.002, seed=0, log=print):
         one = max(_loop_time(fns[v], args[v], 10) for v in VARIANTS)
         number = max(1, int(min_time / max(one, 1e-9)))
         times = {v: [] for v in VARIANTS}
-        for _ in range(repeats):  # take turns, so drift hits all alike
+        for _ in range(repeats):  # take turns, so drift hits both alike
             for v in VARIANTS:
                 times[v].append(_loop_time(fns[v], args[v], number))
-        row = {"kernel": name, "shape": shape, "agree": agree, "same_bits": same_bits,
+        row = {"kernel": name, "shape": shape, "agree": agree,
                "calls_per_repeat": number, "repeats": repeats}
         for v in VARIANTS:
             row[f"{v}_us"] = statistics.median(times[v]) * 1e6
             row[f"{v}_min_us"] = min(times[v]) * 1e6
-        row["speedup"] = row["numpy_us"] / row["compiled_us"]
+        row["speedup"] = row["numpy_us"] / row["numba_us"]
         rows.append(row)
-        log(f"{name:<22} {shape:<36} numba {row['compiled_us']:9.2f} us  numba-jit "
-            f"{row['jit_us']:9.2f} us  numpy {row['numpy_us']:9.2f} us  x{row['speedup']:.2f}")
+        log(f"{name:<28} {shape:<36} numba {row['numba_us']:9.2f} us  "
+            f"numpy {row['numpy_us']:9.2f} us  x{row['speedup']:.2f}")
     return rows
 
 
 def table(rows):
     """Markdown table of the rows from ``bench``."""
-    head = ["kernel", "shape", "numba us/call", "numba-jit us/call", "numpy us/call",
-            "speedup", "agree", "same bits"]
-    body = [[r["kernel"], r["shape"], f"{r['compiled_us']:.2f}", f"{r['jit_us']:.2f}",
-             f"{r['numpy_us']:.2f}", f"{r['speedup']:.2f}", "yes" if r["agree"] else "NO",
-             "yes" if r["same_bits"] else "NO"] for r in rows]
+    head = ["kernel", "shape", "numba us/call", "numpy us/call", "speedup", "agree"]
+    body = [[r["kernel"], r["shape"], f"{r['numba_us']:.2f}", f"{r['numpy_us']:.2f}",
+             f"{r['speedup']:.2f}", "yes" if r["agree"] else "NO"] for r in rows]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
 
     def line(cells):
@@ -186,7 +163,7 @@ def main(argv=None):
     except OSError as error:
         p.error(f"argument --out: {error}")
     from threadpoolctl import threadpool_limits
-    import numba  # for its version; the numba-jit variant loads it anyway
+    import numba  # for its version; the numba variant loads it anyway
     with threadpool_limits(limits=args.threads):
         rows = bench(args.repeats, args.min_time, args.seed)
         result = {"machine": report.machine(), "blas": report.blas(),

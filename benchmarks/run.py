@@ -3,8 +3,9 @@
 Invoked as ``python -m benchmarks`` (see ``__main__.py`` for sample output). Steps:
 
 1. Load Fashion-MNIST as uint8 (or synthetic images with ``--data synthetic``).
-2. Set up each engine (build the model; numba compiles here). An engine whose library is
-   not installed is listed as skipped with the reason; one that raises is listed as failed.
+2. Set up each engine (build the model; numba compiles or loads its cache here). An engine
+   whose library is not installed is listed as skipped with the reason; one that raises is
+   listed as failed.
 3. Pin the thread count: ``--threads`` (default: all cores) for every BLAS and OpenMP
    pool via threadpoolctl, numba.set_num_threads, torch.set_num_threads and TensorFlow's
    intra-op pool; ``python -m benchmarks`` also sets OMP_NUM_THREADS and friends before

@@ -19,25 +19,26 @@ def backend(request):
         yield request.param
 
 
+SESSION = {}  # the user's XDG_CACHE_HOME, and this session's cache folder
+
+
 def pytest_configure(config):
     """Keep the tests away from the user's cache folder, from the start (test modules
-    import the compiled kernels when they are collected): load_fashion_mnist unpacks the
-    data and the kernels are compiled into $XDG_CACHE_HOME, here a folder of this test
-    session. The kernels are compiled now, so no test sees the one-time notice."""
-    config._backprop_saved_cache = os.environ.get("XDG_CACHE_HOME")
-    config._backprop_cache = tempfile.mkdtemp(prefix="backprop-tests-")
-    os.environ["XDG_CACHE_HOME"] = config._backprop_cache
-    from backprop.kernels import compiled  # noqa: F401
+    load data when they are collected): load_fashion_mnist unpacks the data into
+    $XDG_CACHE_HOME, here a folder of this test session."""
+    SESSION["saved"] = os.environ.get("XDG_CACHE_HOME")
+    SESSION["cache"] = tempfile.mkdtemp(prefix="backprop-tests-")
+    os.environ["XDG_CACHE_HOME"] = SESSION["cache"]
 
 
 def pytest_unconfigure(config):
-    if getattr(config, "_backprop_cache", None) is None:
+    if "cache" not in SESSION:
         return
-    if config._backprop_saved_cache is None:
+    if SESSION["saved"] is None:
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
-        os.environ["XDG_CACHE_HOME"] = config._backprop_saved_cache
-    shutil.rmtree(config._backprop_cache, ignore_errors=True)
+        os.environ["XDG_CACHE_HOME"] = SESSION["saved"]
+    shutil.rmtree(SESSION.pop("cache"), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -102,12 +102,13 @@ def test_kernel_benchmark_compares_every_case(tmp_path):
     code = kernels.main(["--repeats", "1", "--min-time", "0", "--out", str(tmp_path)])
     assert code == 0
     rows = json.loads((tmp_path / "kernels.json").read_text())["kernels"]
-    assert {r["kernel"] for r in rows} == {"_relu_forward", "_relu_delta", "_softmax_xent_labels",
-                                           "_adam_step", "_gather_scaled"}
+    assert {r["kernel"] for r in rows} == {"add_bias_relu", "relu_delta_db", "adam_step",
+                                           "softmax_cross_entropy_labels", "gather_scaled"}
     assert len(rows) == 4 + 4 + 1 + 1 + 1
-    assert all(r["agree"] and r["same_bits"] for r in rows)
+    assert all(r["agree"] for r in rows)
+    assert kernels.VARIANTS == ("numba", "numpy")
     assert all(r[f"{v}_us"] > 0 for r in rows for v in kernels.VARIANTS)
-    assert (tmp_path / "kernels.md").read_text().count("| _adam_step") == 1
+    assert (tmp_path / "kernels.md").read_text().count("| adam_step") == 1
 
 
 def test_startup_benchmark_reports_the_first_training_step(capsys):
@@ -116,6 +117,19 @@ def test_startup_benchmark_reports_the_first_training_step(capsys):
     times = startup.main(["--runs", "1"])
     assert len(times) == 1 and times[0] > 0
     assert "run 1: first training step" in capsys.readouterr().out
+
+
+def test_the_numpy_engine_is_measured_without_numba_loaded():
+    """Its peak memory must not include numba's (~130 MiB), which it never uses."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = {}
+    for engine in ("backprop-numpy", "backprop-numba"):
+        done = subprocess.run([sys.executable, "-m", "benchmarks.memory", engine, "--quick",
+                               "--data", "synthetic", "--threads", "1"], cwd=root,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr
+        found[engine] = json.loads(done.stdout.strip().splitlines()[-1])["numba_loaded"]
+    assert found == {"backprop-numpy": False, "backprop-numba": True}
 
 
 def test_profile_step_splits_an_epoch_into_its_phases(fashion, monkeypatch):
@@ -262,10 +276,10 @@ def test_startup_reports_a_failed_child_in_one_line(monkeypatch, capsys):
 
 
 def test_early_thread_reader_leaves_bad_values_to_the_real_parser():
-    from benchmarks.__main__ import _threads
-    assert _threads(["--quick", "--threads", "3"]) == 3
+    from benchmarks.__main__ import threads_option
+    assert threads_option(["--quick", "--threads", "3"]) == 3
     for argv in (["--threads", "abc"], ["--threads"], ["--threads", "0"], ["--threads=-2"]):
-        assert _threads(argv) == (os.cpu_count() or 1)
+        assert threads_option(argv) == (os.cpu_count() or 1)
 
 
 def test_python_m_benchmarks_names_itself_in_a_threads_error():

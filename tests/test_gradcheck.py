@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradcheck import (LOSS_SETUPS, check_layer, check_model, check_problem,
+from backprop.gradcheck import (OUTPUT_ACTIVATIONS, check_layer, check_model, check_problem,
                                 keep_away_from_kinks, three_way)
 
 BOUND = 1e-6
@@ -88,7 +88,7 @@ def test_leaky_relu_with_non_default_alpha_delta_rule_tape_and_numeric_agree(bac
     assert [layer.activation.alpha for layer in model.layers] == [0.05] * 3
     report = three_way(model, bp.MSE(), x, rng.normal(size=(6, 3)))
     assert report.kink_margin > 1000 * H
-    assert all(np.any(layer._cache < 0) for layer in model.layers)  # the alpha slope is used
+    assert all(np.any(layer.cache < 0) for layer in model.layers)  # the alpha slope is used
     assert report.max_error < BOUND, str(report)
     assert max(row[2].error for row in report.rows) < 1e-12, str(report)
 
@@ -118,7 +118,7 @@ def test_gradcheck_refuses_float32():
 
 
 @pytest.mark.parametrize("hidden", HIDDEN)
-@pytest.mark.parametrize("loss_name", list(LOSS_SETUPS))
+@pytest.mark.parametrize("loss_name", list(OUTPUT_ACTIVATIONS))
 def test_three_way_delta_rule_tape_and_numeric_agree(hidden, loss_name, backend):
     """The same function ``backprop gradcheck`` runs, for every activation x loss pair."""
     model, loss, x, t = check_problem(hidden=(5, 4), activation=hidden, loss=loss_name, seed=3)
@@ -136,7 +136,7 @@ def test_cli_gradcheck_prints_the_table_and_fails_above_the_bound(capsys, monkey
     assert "delta rule vs tape" in out and "W3" in out and ": ok" in out
     assert main(["gradcheck", "--all", "--hidden", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.count("ok") == len(HIDDEN) * len(LOSS_SETUPS) + 1
+    assert out.count("ok") == len(HIDDEN) * len(OUTPUT_ACTIVATIONS) + 1
 
     def wrong_delta(self, O, g, delta, db):
         delta[...] = (1 - O) * g

@@ -54,6 +54,41 @@ def test_fused_sigmoid_mse_delta_equals_the_chain(backend):
     np.testing.assert_allclose(bp.sigmoid_mse_delta(S, T), chain, rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_sigmoid_output_with_the_half_sum_mse_trains_on_the_fused_delta(dtype, backend,
+                                                                          monkeypatch):
+    """model.backward(loss), as train_step calls it, takes the output layer's delta from
+    the fused kernel: the same delta, dW, db as the generic chain f'(z) * dE/dO, and
+    delta_k = O_k (1 - O_k)(O_k - t_k) / B by the formula. Other pairs are not fused."""
+    from backprop import kernels, train
+    model = bp.Sequential.mlp([4, 5, 3], activation="tanh", output_activation="sigmoid",
+                              rng=0, dtype=dtype)
+    x = RNG.normal(size=(6, 4)).astype(dtype)
+    t = RNG.uniform(size=(6, 3)).astype(dtype)
+    loss = bp.MSE("half_sum")
+    O = model.forward(x)
+    loss.forward(O, t)
+    model.backward(loss.backward())
+    chain = {name: g.copy() for name, g in model.named_grads().items()}
+    chain_delta = model.layers[-1].delta.copy()
+    calls = []
+    fused_kernel = kernels.backend().sigmoid_mse_delta_db
+    monkeypatch.setattr(kernels.backend(), "sigmoid_mse_delta_db",
+                        lambda *args: calls.append(1) or fused_kernel(*args))
+    model.backward(loss)
+    assert len(calls) == 1
+    tol = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(model.layers[-1].delta, chain_delta, **tol)
+    np.testing.assert_allclose(model.layers[-1].delta, O * (1 - O) * (O - t) / 6, **tol)
+    for name, g in model.named_grads().items():
+        np.testing.assert_allclose(g, chain[name], **tol)
+    train.train_step(model, loss, bp.SGD(model.params), x, t)  # the training step fuses too
+    assert len(calls) == 2
+    for activation in (bp.Tanh(), bp.Softmax(), bp.Identity()):
+        assert loss.fused_delta(activation) is None
+    assert bp.MSE("mean").fused_delta(bp.Sigmoid()) is None
+
+
 def test_fused_softmax_ce_delta_equals_the_chain(backend):
     """(p - t) / B  ==  softmax Jacobian^T (dE/dp of cross-entropy on p)  ==  the kernel's."""
     ce = bp.CategoricalCrossEntropy()

@@ -39,7 +39,7 @@ def test_hand_worked_3_2_1_sigmoid_network(backend):
     x, t = np.array([[1.0, 0.0, 1.0]]), np.array([[1.0]])
 
     O6 = model.forward(x)
-    np.testing.assert_allclose(hidden._cache, [[0.331812, 0.524979]], atol=5e-7)  # O_4, O_5
+    np.testing.assert_allclose(hidden.cache, [[0.331812, 0.524979]], atol=5e-7)  # O_4, O_5
     assert O6[0, 0] == pytest.approx(0.473889, abs=5e-7)
     loss = bp.MSE("half_sum")
     assert loss.forward(O6, t) == pytest.approx(0.138396, abs=5e-7)
@@ -64,14 +64,14 @@ def test_protocol_backward_twice_overwrites_and_first_layer_skips_input_grad(bac
     loss = bp.SoftmaxCrossEntropy()
     loss.forward(model.forward(x), np.array([0, 1, 1, 0, 1]))
     assert model.backward(loss.backward()) is None
-    first = [g.copy() for g in model.grads]
+    first = {name: g.copy() for name, g in model.named_grads().items()}
     model.backward(loss.backward())
-    for a, b in zip(first, model.grads):
-        np.testing.assert_array_equal(a, b)  # overwritten, not accumulated
+    for name, g in model.named_grads().items():
+        np.testing.assert_array_equal(g, first[name])  # overwritten, not accumulated
     assert model.backward(loss.backward(), need_input_grad=True).shape == (5, 4)
-    for layer, g in zip(model.layers, [first[0], first[2]]):
-        np.testing.assert_array_equal(layer.dW, g)
-        np.testing.assert_allclose(layer.dW, layer._x.T @ layer.delta, rtol=1e-14)  # x^T delta
+    for i, layer in enumerate(model.layers, start=1):
+        np.testing.assert_array_equal(layer.dW, first[f"W{i}"])
+        np.testing.assert_allclose(layer.dW, layer.x.T @ layer.delta, rtol=1e-14)  # x^T delta
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -86,7 +86,7 @@ def test_dtype_end_to_end_and_predict_equals_forward(dtype, backend):
     loss = bp.SoftmaxCrossEntropy()
     loss.forward(out, np.zeros(7, int))
     model.backward(loss.backward())
-    assert all(g.dtype == dtype for g in model.grads)
+    assert model.grads.dtype == dtype and model.params.dtype == dtype
     assert all(layer.delta.dtype == dtype for layer in model.layers)
 
 

@@ -194,24 +194,25 @@ def test_bad_arguments_raise_clear_errors():
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"])
 def test_one_pass_over_a_models_flat_theta_equals_one_pass_per_parameter(name, backend):
-    """A Sequential's params lie back to back in model.theta, so the optimizer updates
-    them in one kernel call; separate arrays take one call each. Same numbers."""
+    """A Sequential's weights are one flat vector, model.params, which the optimizer
+    updates in one kernel call; separate arrays take one call each. Same numbers."""
     model = bp.Sequential.mlp([5, 4, 3], rng=0)
-    separate = [p.copy() for p in model.params]
+    separate = [p.copy() for p in model.named_params().values()]
     fused_opt = bp.get_optimizer(name, model.params, lr=0.01)
     separate_opt = bp.get_optimizer(name, separate, lr=0.01)
-    assert fused_opt._flat is not None and separate_opt._flat is None
+    assert len(fused_opt.params) == 1 and fused_opt.params[0] is model.params
+    assert len(separate_opt.params) == 4
     rng = np.random.default_rng(0)
     for _ in range(3):
         x = rng.normal(size=(6, 5)).astype(np.float32)
         loss = bp.SoftmaxCrossEntropy()
         loss.forward(model.forward(x), rng.integers(0, 3, 6))
         model.backward(loss.backward())
-        grads = [g.copy() for g in model.grads]
+        grads = [g.copy() for g in model.named_grads().values()]
         fused_opt.step(model.grads)
         separate_opt.step(grads)
-    for a, b in zip(model.params, separate):
+    for a, b in zip(model.named_params().values(), separate):
         np.testing.assert_array_equal(a, b)
     for slot in fused_opt.state:
-        for a, b in zip(fused_opt.state[slot], separate_opt.state[slot]):
-            np.testing.assert_array_equal(a, b)
+        flat = np.concatenate([a.reshape(-1) for a in separate_opt.state[slot]])
+        np.testing.assert_array_equal(fused_opt.state[slot][0], flat)

@@ -1,105 +1,72 @@
-"""Progress: quiet in logs, rate-limited redraws on a terminal, a final line on close."""
+"""Progress bars (tqdm): lines printed during an epoch stand on their own line, quiet
+prints nothing, a log file gets tqdm's rate-limited redraws only, downloads count bytes."""
 import io
+import re
+import sys
+import time
 
-import pytest
+import numpy as np
 
-from backprop import progress
-from backprop.progress import Progress
-
-
-class Terminal(io.StringIO):
-    """A text stream that says it is a TTY."""
-
-    def isatty(self):
-        return True
+from backprop import train
+from backprop.data import fashion_mnist as fm
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """A fake clock: set ``clock.t`` to move time."""
-    class Clock:
-        t = 0.0
-
-        def __call__(self):
-            return self.t
-    fake = Clock()
-    monkeypatch.setattr(progress, "_now", fake)
-    return fake
+def tiny_data(n):
+    """n 2 x 2 uint8 images of two classes: an epoch of batch size 1 is n fast steps."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (n, 2, 2), dtype=np.uint8)
+    y = (x.reshape(n, -1).sum(axis=1) > 510).astype(np.int64)
+    return (x, y), (x[:10], y[:10])
 
 
-def test_not_a_tty_prints_only_the_final_line(clock):
-    out = io.StringIO()
-    with Progress(600, desc="epoch 1", unit="batch", file=out) as bar:
-        for step in range(600):
-            clock.t = step * 0.01
-            bar.update(loss=1.0 / (step + 1))
-        assert out.getvalue() == ""
-    text = out.getvalue()
-    assert text.count("\n") == 1 and "\r" not in text
-    assert text.startswith("epoch 1: 100%|")
-    assert "600/600 batch" in text
-    assert "loss=0.001667" in text  # 4 significant digits
+def test_eval_every_lines_are_not_glued_to_the_bar(monkeypatch):
+    """On a terminal stdout and stderr are one screen: stand for it with one stream.
+    Each "step N" line must start a line of its own (after the bar has been cleared),
+    not continue the bar's line."""
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", screen)
+    monkeypatch.setattr(sys, "stderr", screen)
+    config = train.TrainConfig(epochs=1, hidden=(3,), batch_size=1, eval_every=7)
+    train.fit(config, tiny_data(30), n_classes=2)
+    text = screen.getvalue()
+    assert text.count("step ") == 4  # steps 7, 14, 21, 28
+    pieces = re.split(r"[\r\n]", text)
+    steps = [p for p in pieces if "step " in p]
+    assert all(p.startswith("step ") for p in steps), steps
+    assert "epoch 1/1: 100%|" in text and "loss=" in text  # the bar, with its postfix
+    epoch_line = [p for p in pieces if p.startswith("epoch   1/1  train loss")]
+    assert len(epoch_line) == 1
 
 
-def test_tty_redraws_at_most_ten_times_a_second(clock):
-    out = Terminal()
-    bar = Progress(1000, desc="d", file=out)
-    for step in range(1000):
-        clock.t = step * 0.001  # 1000 updates in one second
-        bar.update()
-    redraws = out.getvalue().count("\r")
-    assert 9 <= redraws <= 11
-    bar.close()
-    text = out.getvalue()
-    assert text.endswith("\n") and text.count("\n") == 1
-    assert "1000/1000 it" in text.rsplit("\r", 1)[-1]
+def test_quiet_prints_nothing(capsys):
+    config = train.TrainConfig(epochs=2, hidden=(3,), batch_size=1, eval_every=5)
+    train.fit(config, tiny_data(20), quiet=True, n_classes=2)
+    assert capsys.readouterr() == ("", "")
 
 
-def test_format_counts_postfix_and_eta(clock):
-    bar = Progress(200, desc="train", unit="batch", file=io.StringIO())
-    clock.t = 2.0
-    bar.update(50, loss=0.43121234, acc=0.5, epoch=3)
-    line = bar.format()
-    assert line.startswith("train:  25%|#####               | 50/200 batch")
-    assert "[0:02<0:06, 25.0 batch/s]" in line
-    assert line.endswith(" loss=0.4312 acc=0.5 epoch=3")
+def test_a_log_file_gets_only_rate_limited_redraws(monkeypatch):
+    """tqdm redraws at most every 0.1 s, also into a file that is not a terminal; the
+    training loop must not add a redraw per step (set_postfix refreshes by default)."""
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    config = train.TrainConfig(epochs=1, hidden=(3,), batch_size=1)
+    started = time.perf_counter()
+    train.fit(config, tiny_data(400), log=lambda *a: None, n_classes=2)
+    seconds = time.perf_counter() - started
+    redraws = log.getvalue().count("\r")
+    assert redraws <= 3 + seconds / 0.1, (redraws, seconds)  # first, every 0.1 s, last
+    assert log.getvalue().rstrip("\n").rsplit("\r", 1)[-1].startswith("epoch 1/1: 100%|")
 
 
-def test_bytes_and_unknown_total(clock):
-    bar = Progress(26_421_856, unit="B", file=io.StringIO())
-    clock.t = 1.0
-    bar.update(13_210_928)
-    assert "13.2 MB/26.4 MB" in bar.format() and "13.2 MB/s" in bar.format()
-    bar = Progress(None, desc="n", file=io.StringIO())
-    bar.update(7)
-    assert bar.format().startswith("n: 7 it [")
-
-
-def test_shorter_line_blanks_the_longer_one(clock):
-    out = Terminal()
-    bar = Progress(10, file=out)
-    bar.update(1, note="a long postfix value")
-    bar.postfix.clear()
-    clock.t = 1.0
-    bar.update(1)
-    first, second = out.getvalue().split("\r")[1:]
-    assert len(second) == len(first) and second.rstrip() == bar.format(1.0)
-
-
-def test_disable_and_close_twice(clock):
-    out = Terminal()
-    with Progress(5, file=out, disable=True) as bar:
-        bar.update(5)
-    assert out.getvalue() == ""
-    out = io.StringIO()
-    bar = Progress(5, file=out)
-    bar.close()
-    bar.close()
-    assert out.getvalue().count("\n") == 1
-
-
-def test_default_file_is_stderr(clock, capsys):
-    with Progress(3, desc="x") as bar:
-        bar.update(3)
-    captured = capsys.readouterr()
-    assert captured.out == "" and "3/3 it" in captured.err
+def test_a_download_counts_bytes_with_si_prefixes(tmp_path, capsys):
+    source = tmp_path / "train-images-idx3-ubyte.gz"
+    source.write_bytes(bytes(250_000))
+    with open(tmp_path / "copy", "wb") as out:
+        fm._download(source.as_uri(), out, progress=True, timeout=5)
+    assert (tmp_path / "copy").read_bytes() == bytes(250_000)
+    final = capsys.readouterr().err.rstrip("\n").rsplit("\r", 1)[-1]
+    assert final.startswith("train-images-idx3-ubyte.gz: 100%|"), final
+    assert "250k/250k" in final and "B/s" in final, final
+    with open(tmp_path / "copy", "wb") as out:
+        fm._download(source.as_uri(), out, progress=False, timeout=5)
+    assert capsys.readouterr().err == ""

@@ -3,7 +3,7 @@
 ``scale_images`` and ``one_hot`` are the two plain conversions (O = pixel / 255 and
 t_k = 1 if k is the label else 0). ``Batches`` does the scaling one batch at a time: the
 images stay uint8 in memory, each batch is gathered and divided by 255 in one pass by
-the kernel ``_gather_scaled`` into a buffer that is reused, so a float copy of the whole
+the kernel ``gather_scaled`` into a buffer that is reused, so a float copy of the whole
 training set never exists (60000 x 784 float32 would be 188 MB).
 """
 import json
@@ -193,7 +193,7 @@ class Batches:
             x, y = self._x[:len(index)], self._y[:len(index)]
             # x = images[index] / 255 in one pass; asks for the backend each batch, so a
             # switch of backend takes effect at once
-            kernels.backend()._gather_scaled(self.images, index, divisor, x)
+            kernels.backend().gather_scaled(self.images, index, divisor, x)
             np.take(self.labels, index, out=y)
             yield x, y
 

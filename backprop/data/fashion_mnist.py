@@ -24,21 +24,19 @@ Decompressing takes most of a load (0.25 s of 0.3 s), so ``load_fashion_mnist`` 
 raw copy of verified .gz files in the user cache (55 MB, written atomically, best
 effort); the next load finds the raw files there first and reads them in ~0.05 s.
 """
-import contextlib
 import hashlib
 import http.client
 import os
-import signal
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .._paths import user_cache
-from ..progress import Progress
+from ..io import atomic_write, sigterm_cleans_up
 from .idx import read_idx, write_idx
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -289,27 +287,19 @@ def load_fashion_mnist(root=None, verify=True, unpack=True):
 
 def unpack_to_cache(paths, arrays):
     """Write each verified array read from a .gz file as a raw idx file into the user
-    cache folder, unless one is there already. Each goes through a temporary file, is
-    flushed to disk and renamed, so the cache holds whole files or none; any OSError (a
+    cache folder, unless one is there already. Each is written atomically
+    (``io.atomic_write``), so the cache holds whole files or none; any OSError (a
     read-only or full disk) leaves the cache as it was, and the load goes on."""
     dest = cache_dir()
     for key, path in paths.items():
         target = dest / FILES[key]
         if Path(path).suffix != ".gz" or target.exists():
             continue
-        tmp = None
         try:
             dest.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{FILES[key]}.", suffix=".part")
-            os.close(fd)
-            write_idx(tmp, arrays[key])
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            with atomic_write(target, suffix=".part") as f:
+                write_idx(f.name, arrays[key])  # into the temporary file, by its path
         except OSError:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
             return
 
 
@@ -353,7 +343,7 @@ def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeou
     """
     dest = Path(dest) if dest is not None else cache_dir()
     _make_folder(dest)
-    with _sigterm_cleans_up():
+    with sigterm_cleans_up():
         for key, name in FILES.items():
             _fetch_one(dest, key, name, base_url, progress, checksums, timeout)
             _remove_bad_raw_copy(dest / name, key, checksums)
@@ -383,20 +373,14 @@ def _fetch_one(dest, key, name, base_url, progress, checksums, timeout):
         except ValueError:
             pass  # damaged: download it again
     url = base_url.rstrip("/") + "/" + name + ".gz"
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.gz.", suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            _download(url, out, progress, timeout)
+    # atomic: the data file appears complete and verified, or not at all
+    with atomic_write(target, suffix=".part") as out:
+        _download(url, out, progress, timeout)
+        out.flush()
         try:
-            _read_checked(tmp, key, checksums)
+            _read_checked(out.name, key, checksums)
         except ValueError as error:
             raise ValueError(f"download of {url} is unusable (removed): {error}") from None
-        os.chmod(tmp, 0o644)  # mkstemp made it private; data files are readable
-        os.replace(tmp, target)  # atomic: the data file appears complete or not at all
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _remove_bad_raw_copy(raw, key, checksums):
@@ -410,40 +394,6 @@ def _remove_bad_raw_copy(raw, key, checksums):
         raw.unlink()
         warnings.warn(f"removed {raw}, a copy that failed verification; the verified "
                       f"{raw.name}.gz beside it replaces it", stacklevel=3)
-
-
-class _Terminated(BaseException):
-    """Raised by the SIGTERM handler of ``_sigterm_cleans_up``."""
-
-
-def _raise_terminated(signum, frame):
-    raise _Terminated
-
-
-@contextlib.contextmanager
-def _sigterm_cleans_up():
-    """While inside, SIGTERM raises ``_Terminated``, so ``finally`` clauses remove
-    temporary files as they do on Ctrl-C; then SIGTERM is sent again with its default
-    action, so the process still ends as killed by SIGTERM (exit status 143 in a shell).
-    Only where SIGTERM has its default action and in the main thread: a program's own
-    handler is left alone."""
-    installed = False
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _raise_terminated)
-            installed = True
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    except _Terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        installed = False
-        os.kill(os.getpid(), signal.SIGTERM)  # ends the process here
-        raise SystemExit(128 + signal.SIGTERM) from None  # if SIGTERM is blocked
-    finally:
-        if installed:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _download(url, out, progress, timeout):
@@ -463,7 +413,8 @@ def _download(url, out, progress, timeout):
         total = int(length) if length and length.isdigit() else None
         name = url.rsplit("/", 1)[-1]
         received = 0
-        with Progress(total, desc=name, unit="B", disable=not progress) as bar:
+        with tqdm(total=total, desc=name, unit="B", unit_scale=True,
+                  disable=not progress) as bar:
             while True:
                 try:
                     chunk = response.read(1 << 16)

@@ -1,12 +1,14 @@
 """The hot loops, twice: numba kernels (``jit.py``) and their NumPy twins (``reference.py``).
 
-One switch picks the backend for the whole package: ``set_backend(name)``, the
-``use_backend`` context manager, or the environment variable ``BACKPROP_BACKEND`` read at
-import (default ``numba``):
+This package is the boundary between the engine and numba: every kernel has a public name,
+the same in both modules (``jit.add_bias_relu`` and ``reference.add_bias_relu``), takes
+arrays and scalars only, and writes into outputs the caller supplies. ``_policy.py`` holds
+numba's options. One switch picks the backend for the whole package: ``set_backend(name)``,
+the ``use_backend`` context manager, or the environment variable ``BACKPROP_BACKEND``
+(default ``numba``):
 
-- ``numba``: the kernels of ``jit.py`` compiled ahead of time, once per machine, into an
-  extension module (``compiled.py``), so a process that trains never loads numba;
-- ``numba-jit``: the same kernels compiled by numba in this process (``jit.py``);
+- ``numba``: the kernels of ``jit.py``, compiled by numba the first time each is called and
+  kept in numba's cache (``@njit(cache=True)``), so a later process loads them warm;
 - ``numpy``: their NumPy twins (``reference.py``).
 
 Layers, losses and optimizers ask ``backend()`` for the kernel module on every call, so a
@@ -15,14 +17,21 @@ switch takes effect at once. A backend's module is imported only when first sele
 import contextlib
 import importlib
 import os
+import warnings
 
-BACKENDS = {"numba": "backprop.kernels.compiled", "numba-jit": "backprop.kernels.jit",
-            "numpy": "backprop.kernels.reference"}
+BACKENDS = {"numba": "backprop.kernels.jit", "numpy": "backprop.kernels.reference"}
+RENAMED = {"numba-jit": "numba"}  # earlier names of a backend
 
 _active = None
 
 
-def _check_name(name):
+def _check_name(name, where=""):
+    """``name`` if it is a backend's; an earlier name gives a one-line warning and the new
+    one. ``where`` prefixes the messages (the environment variable the name came from)."""
+    if name in RENAMED:
+        warnings.warn(f"{where}the backend {name!r} is now called {RENAMED[name]!r} (numba's "
+                      f"JIT with its cache); using {RENAMED[name]!r}", FutureWarning, stacklevel=4)
+        return RENAMED[name]
     if name not in BACKENDS:
         raise ValueError(
             f"unknown backend {name!r}; expected one of: {', '.join(sorted(BACKENDS))}")
@@ -30,29 +39,31 @@ def _check_name(name):
 
 
 def load(name):
-    """The kernel module of backend ``name`` ("numba", "numba-jit" or "numpy")."""
+    """The kernel module of backend ``name`` ("numba" or "numpy")."""
     return importlib.import_module(BACKENDS[_check_name(name)])
 
 
-def set_backend(name):
+def set_backend(name, where=""):
     """Select the kernels every layer, loss and optimizer uses from now on."""
     global _active
-    _active = (_check_name(name), load(name))
+    name = _check_name(name, where)
+    _active = (name, importlib.import_module(BACKENDS[name]))
 
 
 def backend():
     """The active kernel module."""
     if _active is None:
         value = os.environ.get("BACKPROP_BACKEND", "")
+        where = f"BACKPROP_BACKEND={value}: "
         try:
-            set_backend(value.strip().lower() or "numba")
+            set_backend(value.strip().lower() or "numba", where)
         except ValueError as error:
-            raise ValueError(f"BACKPROP_BACKEND={value}: {error}") from None
+            raise ValueError(f"{where}{error}") from None
     return _active[1]
 
 
 def backend_name():
-    """The name of the active backend: "numba", "numba-jit" or "numpy"."""
+    """The name of the active backend: "numba" or "numpy"."""
     backend()
     return _active[0]
 
@@ -97,6 +108,6 @@ def use_backend(name):
     previous = backend_name()
     set_backend(name)
     try:
-        yield load(name)
+        yield _active[1]
     finally:
         set_backend(previous)

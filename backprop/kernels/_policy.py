@@ -1,8 +1,9 @@
-"""The one place that sets how numba compiles every kernel of the package (in process by
-``jit.py``, and ahead of time by ``build.py`` with the same flags).
+"""The one place that sets how numba compiles every kernel of the package (``jit.py``).
 
-- ``cache=True``: compiled machine code is written next to the source, so a second
-  process starts warm.
+- ``cache=True``: compiled machine code is kept in numba's cache (``__pycache__`` beside
+  the source, or the user's cache folder where that is read-only), so a second process
+  loads it instead of compiling (about 0.3 s instead of several seconds). No
+  ahead-of-time build: numba.pycc is pending deprecation.
 - ``fastmath`` without ``nnan``/``ninf``: contraction and reassociation are allowed, but a
   NaN or an Inf still propagates (plain ``fastmath=True`` would let LLVM drop those checks,
   and a diverging run must be seen, not hidden). Without ``arcp`` either: x / 255 stays a

@@ -16,7 +16,7 @@ from ._policy import kernel
 
 
 @kernel
-def _identity_forward(z, b, O):
+def add_bias_identity(z, b, O):
     """z += b;  O = z."""
     B, n = z.shape
     for i in range(B):
@@ -27,7 +27,7 @@ def _identity_forward(z, b, O):
 
 
 @kernel
-def _sigmoid_forward(z, b, O):
+def add_bias_sigmoid(z, b, O):
     """z += b;  O = 1 / (1 + exp(-z)), written so exp never overflows."""
     B, n = z.shape
     one = z.dtype.type(1)  # a literal 1.0 would turn float32 arithmetic into float64
@@ -43,7 +43,7 @@ def _sigmoid_forward(z, b, O):
 
 
 @kernel
-def _tanh_forward(z, b, O):
+def add_bias_tanh(z, b, O):
     """z += b;  O = tanh(z)."""
     B, n = z.shape
     for i in range(B):
@@ -54,7 +54,7 @@ def _tanh_forward(z, b, O):
 
 
 @kernel
-def _relu_forward(z, b, O):
+def add_bias_relu(z, b, O):
     """z += b;  O = max(z, 0) (NaN passes through, as in np.maximum)."""
     B, n = z.shape
     zero = z.dtype.type(0)  # a literal 0.0 would turn float32 into float64
@@ -66,7 +66,7 @@ def _relu_forward(z, b, O):
 
 
 @kernel
-def _leaky_relu_forward(z, b, alpha, O):
+def add_bias_leaky_relu(z, b, alpha, O):
     """z += b;  O = z if z >= 0 else alpha z."""
     B, n = z.shape
     for i in range(B):
@@ -77,7 +77,7 @@ def _leaky_relu_forward(z, b, alpha, O):
 
 
 @kernel
-def _softmax_forward(z, b, O):
+def add_bias_softmax(z, b, O):
     """z += b;  O_i = exp(z_i - max z) / sum_j exp(z_j - max z), row by row."""
     B, n = z.shape
     for i in range(B):
@@ -99,7 +99,7 @@ def _softmax_forward(z, b, O):
 
 
 @kernel
-def _identity_delta(g, delta, db):
+def identity_delta_db(g, delta, db):
     """delta = g;  db = sum_n delta."""
     B, n = g.shape
     db[:] = 0
@@ -111,21 +111,20 @@ def _identity_delta(g, delta, db):
 
 
 @kernel
-def _sigmoid_delta(O, g, delta, db):
+def sigmoid_delta_db(O, g, delta, db):
     """delta = O (1 - O) g;  db = sum_n delta."""
     B, n = g.shape
     one = g.dtype.type(1)
     db[:] = 0
     for i in range(B):
         for k in range(n):
-            o = O[i, k]
-            d = o * (one - o) * g[i, k]
+            d = O[i, k] * (one - O[i, k]) * g[i, k]
             delta[i, k] = d
             db[k] += d
 
 
 @kernel
-def _tanh_delta(O, g, delta, db):
+def tanh_delta_db(O, g, delta, db):
     """delta = (1 - O^2) g;  db = sum_n delta."""
     B, n = g.shape
     one = g.dtype.type(1)
@@ -139,7 +138,7 @@ def _tanh_delta(O, g, delta, db):
 
 
 @kernel
-def _relu_delta(z, g, delta, db):
+def relu_delta_db(z, g, delta, db):
     """delta = g if z >= 0 else 0 (relu'(0) = 1);  db = sum_n delta."""
     B, n = g.shape
     zero = g.dtype.type(0)  # a literal 0.0 would turn float32 into float64
@@ -152,7 +151,7 @@ def _relu_delta(z, g, delta, db):
 
 
 @kernel
-def _leaky_relu_delta(z, g, alpha, delta, db):
+def leaky_relu_delta_db(z, g, alpha, delta, db):
     """delta = g if z >= 0 else alpha g;  db = sum_n delta."""
     B, n = g.shape
     db[:] = 0
@@ -164,7 +163,7 @@ def _leaky_relu_delta(z, g, alpha, delta, db):
 
 
 @kernel
-def _softmax_delta(p, g, delta, db):
+def softmax_delta_db(p, g, delta, db):
     """delta_j = p_j (g_j - sum_i g_i p_i);  db = sum_n delta."""
     B, n = g.shape
     db[:] = 0
@@ -182,19 +181,27 @@ def _softmax_delta(p, g, delta, db):
 
 
 @kernel
-def _softmax_xent_labels(z, labels, delta):
+def exp_shifted_row(z, e):
+    """e_k = exp(z_k - m) with m = max_k z_k, for one row z; returns (m, sum_k e_k), the
+    numerator and denominator of softmax(z), with no exponential overflowing."""
+    m = -np.inf
+    for k in range(z.size):
+        m = max(m, z[k])
+    s = 0.0
+    for k in range(z.size):
+        x = math.exp(z[k] - m)
+        e[k] = x
+        s += x
+    return m, s
+
+
+@kernel
+def softmax_cross_entropy_labels(z, labels, delta):
     """E = 1/B sum_n (logsumexp(z_n) - z_n[t_n]);  delta = (p - onehot(t)) / B."""
     B, n = z.shape
     E = 0.0
     for i in range(B):
-        m = -np.inf
-        for k in range(n):
-            m = max(m, z[i, k])
-        s = 0.0
-        for k in range(n):
-            e = math.exp(z[i, k] - m)
-            delta[i, k] = e
-            s += e
+        m, s = exp_shifted_row(z[i], delta[i])  # delta_n = exp(z_n - m), s = sum of them
         E += math.log(s) - (z[i, labels[i]] - m)
         scale = 1.0 / (s * B)
         for k in range(n):
@@ -204,19 +211,12 @@ def _softmax_xent_labels(z, labels, delta):
 
 
 @kernel
-def _softmax_xent_dense(z, t, delta):
+def softmax_cross_entropy_dense(z, t, delta):
     """E = 1/B sum_n sum_k t_k (logsumexp(z_n) - z_k);  delta = (p sum_k t_k - t) / B."""
     B, n = z.shape
     E = 0.0
     for i in range(B):
-        m = -np.inf
-        for k in range(n):
-            m = max(m, z[i, k])
-        s = 0.0
-        for k in range(n):
-            e = math.exp(z[i, k] - m)
-            delta[i, k] = e
-            s += e
+        m, s = exp_shifted_row(z[i], delta[i])  # delta_n = exp(z_n - m), s = sum of them
         log_s = math.log(s)
         t_sum = 0.0
         for k in range(n):
@@ -228,7 +228,7 @@ def _softmax_xent_dense(z, t, delta):
 
 
 @kernel
-def _squared_error(O, t, c, dE_dO):
+def squared_error(O, t, c, dE_dO):
     """E = c sum (O - t)^2;  dE/dO = 2 c (O - t)."""
     B, n = O.shape
     E = 0.0
@@ -241,7 +241,23 @@ def _squared_error(O, t, c, dE_dO):
 
 
 @kernel
-def _binary_xent(O, t, c, eps, dE_dO):
+def sigmoid_mse_delta_db(O, t, c, delta, db):
+    """delta = O (1 - O) 2c (O - t), i.e. delta_k = O_k (1 - O_k)(O_k - t_k) / B for the
+    half-sum MSE (c = 1/(2B));  db = sum_n delta. One pass instead of dE/dO then f'."""
+    B, n = O.shape
+    one = O.dtype.type(1)
+    cast = O.dtype.type
+    db[:] = 0
+    for i in range(B):
+        for k in range(n):
+            o = O[i, k]
+            d = o * (one - o) * cast(2 * c * (o - t[i, k]))  # O (1 - O) dE/dO
+            delta[i, k] = d
+            db[k] += d
+
+
+@kernel
+def binary_cross_entropy(O, t, c, eps, dE_dO):
     """E = -c sum [t log O + (1 - t) log(1 - O)], O clipped to [eps, 1 - eps];
     dE/dO = c (O - t) / (O (1 - O))."""
     B, n = O.shape
@@ -255,7 +271,7 @@ def _binary_xent(O, t, c, eps, dE_dO):
 
 
 @kernel
-def _sigmoid_xent_logits(z, t, c, dE_dz):
+def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
     """E = c sum [max(z, 0) - z t + log(1 + exp(-|z|))];  dE/dz = c (sigmoid(z) - t)."""
     B, n = z.shape
     E = 0.0
@@ -279,14 +295,14 @@ def _sigmoid_xent_logits(z, t, c, dE_dz):
 
 
 @kernel
-def _sgd_step(w, g, lr):
+def sgd_step(w, g, lr):
     """w <- w - eta g."""
     for i in range(w.size):
         w[i] -= lr * g[i]
 
 
 @kernel
-def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
+def momentum_step(w, g, v, lr, mu, nesterov, tiny):
     """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
     zero = w.dtype.type(0)
     for i in range(w.size):
@@ -300,7 +316,7 @@ def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
 
 
 @kernel
-def _rmsprop_step(w, g, s, hyper):
+def rmsprop_step(w, g, s, hyper):
     """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps).
 
     ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
@@ -315,7 +331,7 @@ def _rmsprop_step(w, g, s, hyper):
 
 
 @kernel
-def _adagrad_step(w, g, s, lr, eps):
+def adagrad_step(w, g, s, lr, eps):
     """s <- s + g^2;  w <- w - eta g / (sqrt(s) + eps)."""
     for i in range(w.size):
         si = s[i] + g[i] * g[i]
@@ -324,7 +340,7 @@ def _adagrad_step(w, g, s, lr, eps):
 
 
 @kernel
-def _adam_step(w, g, m, v, hyper):
+def adam_step(w, g, m, v, hyper):
     """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     w <- w - eta (m c1) / (sqrt(v c2) + eps), with c1 = 1/(1 - b1^t), c2 = 1/(1 - b2^t).
 
@@ -348,7 +364,7 @@ def _adam_step(w, g, m, v, hyper):
 
 
 @kernel
-def _gather_scaled(images, index, divisor, out):
+def gather_scaled(images, index, divisor, out):
     """out[i] = images[index[i]] / divisor: a uint8 batch to floats in one pass."""
     B, D = out.shape
     for i in range(B):

@@ -15,39 +15,39 @@ import numpy as np
 # ---------------------------------------------------------------- forward: z += b; O = f(z)
 
 
-def _identity_forward(z, b, O):
+def add_bias_identity(z, b, O):
     """z += b;  O = z."""
     z += b
     if O is not z:
         O[...] = z
 
 
-def _sigmoid_forward(z, b, O):
+def add_bias_sigmoid(z, b, O):
     """z += b;  O = 1 / (1 + exp(-z)), written so exp never overflows."""
     z += b
     e = np.exp(-np.abs(z))  # exp(-z) for z >= 0, exp(z) for z < 0
     O[...] = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _tanh_forward(z, b, O):
+def add_bias_tanh(z, b, O):
     """z += b;  O = tanh(z)."""
     z += b
     np.tanh(z, out=O)
 
 
-def _relu_forward(z, b, O):
+def add_bias_relu(z, b, O):
     """z += b;  O = max(z, 0)."""
     z += b
     np.maximum(z, 0, out=O)
 
 
-def _leaky_relu_forward(z, b, alpha, O):
+def add_bias_leaky_relu(z, b, alpha, O):
     """z += b;  O = z if z >= 0 else alpha z."""
     z += b
     O[...] = np.where(z >= 0, z, alpha * z)
 
 
-def _softmax_forward(z, b, O):
+def add_bias_softmax(z, b, O):
     """z += b;  O_i = exp(z_i - max z) / sum_j exp(z_j - max z), row by row."""
     z += b
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -57,37 +57,37 @@ def _softmax_forward(z, b, O):
 # ------------------------------------------ delta = f'(z) * g;  db = sum over the batch of delta
 
 
-def _identity_delta(g, delta, db):
+def identity_delta_db(g, delta, db):
     """delta = g;  db = sum_n delta."""
     delta[...] = g
     delta.sum(axis=0, out=db)
 
 
-def _sigmoid_delta(O, g, delta, db):
+def sigmoid_delta_db(O, g, delta, db):
     """delta = O (1 - O) g;  db = sum_n delta."""
     delta[...] = O * (1 - O) * g
     delta.sum(axis=0, out=db)
 
 
-def _tanh_delta(O, g, delta, db):
+def tanh_delta_db(O, g, delta, db):
     """delta = (1 - O^2) g;  db = sum_n delta."""
     delta[...] = (1 - O * O) * g
     delta.sum(axis=0, out=db)
 
 
-def _relu_delta(z, g, delta, db):
+def relu_delta_db(z, g, delta, db):
     """delta = g if z >= 0 else 0 (relu'(0) = 1);  db = sum_n delta."""
     delta[...] = np.where(z >= 0, g, 0)
     delta.sum(axis=0, out=db)
 
 
-def _leaky_relu_delta(z, g, alpha, delta, db):
+def leaky_relu_delta_db(z, g, alpha, delta, db):
     """delta = g if z >= 0 else alpha g;  db = sum_n delta."""
     delta[...] = np.where(z >= 0, g, alpha * g)
     delta.sum(axis=0, out=db)
 
 
-def _softmax_delta(p, g, delta, db):
+def softmax_delta_db(p, g, delta, db):
     """delta_j = sum_i g_i p_i (delta_ij - p_j) = p_j (g_j - sum_i g_i p_i);  db = sum_n delta."""
     delta[...] = p * (g - (g * p).sum(axis=1, keepdims=True))
     delta.sum(axis=0, out=db)
@@ -96,7 +96,7 @@ def _softmax_delta(p, g, delta, db):
 # ------------------------------------------------------------- losses: return E, write dE/dO
 
 
-def _softmax_xent_labels(z, labels, delta):
+def softmax_cross_entropy_labels(z, labels, delta):
     """E = 1/B sum_n (logsumexp(z_n) - z_n[t_n]);  delta = (p - onehot(t)) / B."""
     B = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)
@@ -109,7 +109,7 @@ def _softmax_xent_labels(z, labels, delta):
     return E
 
 
-def _softmax_xent_dense(z, t, delta):
+def softmax_cross_entropy_dense(z, t, delta):
     """E = 1/B sum_n sum_k t_k (logsumexp(z_n) - z_k);  delta = (p sum_k t_k - t) / B."""
     B = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)
@@ -121,14 +121,23 @@ def _softmax_xent_dense(z, t, delta):
     return E
 
 
-def _squared_error(O, t, c, dE_dO):
+def squared_error(O, t, c, dE_dO):
     """E = c sum (O - t)^2;  dE/dO = 2 c (O - t)."""
     diff = O - t
     dE_dO[...] = (2 * c) * diff
     return float(c * np.sum((diff * diff).astype(np.float64)))
 
 
-def _binary_xent(O, t, c, eps, dE_dO):
+def sigmoid_mse_delta_db(O, t, c, delta, db):
+    """The derivation's output delta, fused: sigmoid outputs O with E = c sum (O - t)^2
+    (c = 1/(2B), the half-sum MSE): delta = O (1 - O) 2c (O - t), i.e.
+    delta_k = O_k (1 - O_k)(O_k - t_k) / B;  db = sum_n delta."""
+    dE_dO = ((2 * c) * (O - t)).astype(O.dtype)
+    delta[...] = O * (1 - O) * dE_dO
+    delta.sum(axis=0, out=db)
+
+
+def binary_cross_entropy(O, t, c, eps, dE_dO):
     """E = -c sum [t log O + (1 - t) log(1 - O)], O clipped to [eps, 1 - eps];
     dE/dO = c (O - t) / (O (1 - O))."""
     Oc = np.clip(O, eps, 1 - eps)
@@ -137,7 +146,7 @@ def _binary_xent(O, t, c, eps, dE_dO):
     return float(-c * np.sum(terms.astype(np.float64)))
 
 
-def _sigmoid_xent_logits(z, t, c, dE_dz):
+def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
     """E = c sum [max(z, 0) - z t + log(1 + exp(-|z|))];  dE/dz = c (sigmoid(z) - t)."""
     e = np.exp(-np.abs(z))
     sigma = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
@@ -156,12 +165,12 @@ def flush_to_zero(a, tiny):
     a *= np.abs(a) >= tiny
 
 
-def _sgd_step(w, g, lr):
+def sgd_step(w, g, lr):
     """w <- w - eta g."""
     w -= lr * g
 
 
-def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
+def momentum_step(w, g, v, lr, mu, nesterov, tiny):
     """v <- mu v - eta g;  w <- w + v, or w <- w + mu v - eta g (Nesterov)."""
     v[...] = mu * v - lr * g
     flush_to_zero(v, tiny)
@@ -171,7 +180,7 @@ def _momentum_step(w, g, v, lr, mu, nesterov, tiny):
         w += v
 
 
-def _rmsprop_step(w, g, s, hyper):
+def rmsprop_step(w, g, s, hyper):
     """s <- rho s + (1 - rho) g^2;  w <- w - eta g / (sqrt(s) + eps).
 
     ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
@@ -182,13 +191,13 @@ def _rmsprop_step(w, g, s, hyper):
     w -= lr * g / (np.sqrt(s) + eps)
 
 
-def _adagrad_step(w, g, s, lr, eps):
+def adagrad_step(w, g, s, lr, eps):
     """s <- s + g^2;  w <- w - eta g / (sqrt(s) + eps)."""
     s += g * g
     w -= lr * g / (np.sqrt(s) + eps)
 
 
-def _adam_step(w, g, m, v, hyper):
+def adam_step(w, g, m, v, hyper):
     """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     w <- w - eta (m c1) / (sqrt(v c2) + eps), with c1 = 1/(1 - b1^t), c2 = 1/(1 - b2^t).
 
@@ -206,7 +215,7 @@ def _adam_step(w, g, m, v, hyper):
 # ------------------------------------------------------------------------------------ data
 
 
-def _gather_scaled(images, index, divisor, out):
+def gather_scaled(images, index, divisor, out):
     """out[i] = images[index[i]] / divisor: a uint8 batch to floats in one pass.
 
     ``divisor`` has out's dtype (255 for pixels), so both backends divide in that dtype.
