@@ -1,4 +1,4 @@
-"""Where the package keeps what it makes for the user: data copies and compiled kernels."""
+"""Where the package keeps what it makes for the user: verified copies of the data."""
 import os
 from pathlib import Path
 

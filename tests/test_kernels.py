@@ -212,10 +212,9 @@ def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
     finally:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         kernels.set_threads()
-    monkeypatch.setattr(kernels, "_active", None)
     monkeypatch.setenv("BACKPROP_BACKEND", "cuda")
     with pytest.raises(ValueError, match="^BACKPROP_BACKEND=cuda: unknown backend 'cuda'"):
-        kernels.backend()
+        kernels.backend_from_environment()
 
 
 def test_one_thread_setting_governs_blas_and_no_kernel_is_parallel(monkeypatch):
@@ -295,14 +294,20 @@ def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
 
 def test_the_earlier_backend_name_numba_jit_is_one_warning_naming_numba(monkeypatch):
     from backprop import kernels
-    monkeypatch.setattr(kernels, "_active", None)
-    monkeypatch.setenv("BACKPROP_BACKEND", "numba-jit")
-    with pytest.warns(FutureWarning, match="^BACKPROP_BACKEND=numba-jit: the backend 'numba-jit' "
-                                           "is now called 'numba'") as caught:
+    previous = kernels.backend_name()
+    try:
+        monkeypatch.setenv("BACKPROP_BACKEND", "numba-jit")
+        with pytest.warns(FutureWarning, match="^BACKPROP_BACKEND=numba-jit: the backend "
+                                               "'numba-jit' is now called 'numba'") as caught:
+            assert kernels.backend_from_environment() == "numba"
+        assert len(caught) == 1 and "\n" not in str(caught[0].message)
         assert kernels.backend() is jit
-    assert len(caught) == 1 and "\n" not in str(caught[0].message)
-    assert kernels.backend_name() == "numba"
-    with pytest.warns(FutureWarning, match="^the backend 'numba-jit' is now called 'numba'"):
-        kernels.set_backend("numba-jit")
-    assert kernels.backend() is jit
+        kernels.set_backend("numpy")
+        with pytest.warns(FutureWarning, match="^the backend 'numba-jit' is now called 'numba'"):
+            kernels.set_backend("numba-jit")
+        assert kernels.backend() is jit
+        monkeypatch.setenv("BACKPROP_BACKEND", " NumPy ")  # names are case-insensitive
+        assert kernels.backend_from_environment() == "numpy" and kernels.backend() is reference
+    finally:
+        kernels.set_backend(previous)
     assert sorted(kernels.BACKENDS) == ["numba", "numpy"]

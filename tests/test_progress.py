@@ -62,11 +62,11 @@ def test_a_download_counts_bytes_with_si_prefixes(tmp_path, capsys):
     source = tmp_path / "train-images-idx3-ubyte.gz"
     source.write_bytes(bytes(250_000))
     with open(tmp_path / "copy", "wb") as out:
-        fm._download(source.as_uri(), out, progress=True, timeout=5)
+        fm.download(source.as_uri(), out, progress=True, timeout=5)
     assert (tmp_path / "copy").read_bytes() == bytes(250_000)
     final = capsys.readouterr().err.rstrip("\n").rsplit("\r", 1)[-1]
     assert final.startswith("train-images-idx3-ubyte.gz: 100%|"), final
     assert "250k/250k" in final and "B/s" in final, final
     with open(tmp_path / "copy", "wb") as out:
-        fm._download(source.as_uri(), out, progress=False, timeout=5)
+        fm.download(source.as_uri(), out, progress=False, timeout=5)
     assert capsys.readouterr().err == ""

@@ -375,7 +375,7 @@ def _fetch_one(dest, key, name, base_url, progress, checksums, timeout):
     url = base_url.rstrip("/") + "/" + name + ".gz"
     # atomic: the data file appears complete and verified, or not at all
     with atomic_write(target, suffix=".part") as out:
-        _download(url, out, progress, timeout)
+        download(url, out, progress, timeout)
         out.flush()
         try:
             _read_checked(out.name, key, checksums)
@@ -396,7 +396,7 @@ def _remove_bad_raw_copy(raw, key, checksums):
                       f"{raw.name}.gz beside it replaces it", stacklevel=3)
 
 
-def _download(url, out, progress, timeout):
+def download(url, out, progress, timeout):
     """Stream ``url`` into the open file ``out``, checking the length the server sent."""
     try:
         response = urllib.request.urlopen(url, timeout=timeout)

@@ -26,8 +26,10 @@ _active = None
 
 
 def _check_name(name, where=""):
-    """``name`` if it is a backend's; an earlier name gives a one-line warning and the new
-    one. ``where`` prefixes the messages (the environment variable the name came from)."""
+    """``name`` (in any case) if it is a backend's; an earlier name gives a one-line
+    warning and the new one. ``where`` prefixes the messages (the environment variable
+    the name came from)."""
+    name = name.lower() if isinstance(name, str) else name
     if name in RENAMED:
         warnings.warn(f"{where}the backend {name!r} is now called {RENAMED[name]!r} (numba's "
                       f"JIT with its cache); using {RENAMED[name]!r}", FutureWarning, stacklevel=4)
@@ -51,15 +53,21 @@ def set_backend(name, where=""):
 
 
 def backend():
-    """The active kernel module."""
+    """The active kernel module (the first call selects $BACKPROP_BACKEND's)."""
     if _active is None:
-        value = os.environ.get("BACKPROP_BACKEND", "")
-        where = f"BACKPROP_BACKEND={value}: "
-        try:
-            set_backend(value.strip().lower() or "numba", where)
-        except ValueError as error:
-            raise ValueError(f"{where}{error}") from None
+        backend_from_environment()
     return _active[1]
+
+
+def backend_from_environment():
+    """Select the backend $BACKPROP_BACKEND names (default "numba"); returns its name."""
+    value = os.environ.get("BACKPROP_BACKEND", "")
+    where = f"BACKPROP_BACKEND={value}: "
+    try:
+        set_backend(value.strip() or "numba", where)
+    except ValueError as error:
+        raise ValueError(f"{where}{error}") from None
+    return _active[0]
 
 
 def backend_name():
