@@ -21,12 +21,26 @@ Both run on the same inputs once and are compared: the numba kernel's outputs mu
 NumPy's within rounding ("agree"). Then they are timed after warm-up (numba's compile,
 or its cache load, is excluded): each repeat times a loop of calls long enough to last
 ``--min-time`` seconds, the two take turns, and the table gives the median time per call
-of each and the speedup, numpy / numba.
+of each (the kernel functions called directly, without the checks a layer makes first)
+and the speedup, numpy / numba.
 
 Results also go to kernels.json and kernels.md in ``--out``. Sample output (the table it
-ends with), SAMPLE_MACHINE::
+ends with), on a 2-core AMD EPYC virtual machine, numba 0.68, numpy 2.4, float32, 1 BLAS
+thread, 2026-12-01::
 
-SAMPLE_TABLE
+    | kernel                       | shape                              | numba us/call | numpy us/call | speedup | agree |
+    |------------------------------|------------------------------------|--------------:|--------------:|--------:|------:|
+    | add_bias_relu                | (100, 256)                         |          2.10 |         14.84 |    7.08 |   yes |
+    | add_bias_relu                | (100, 128)                         |          1.45 |          8.27 |    5.71 |   yes |
+    | add_bias_relu                | (100, 64)                          |          0.82 |          5.29 |    6.46 |   yes |
+    | add_bias_relu                | (100, 32)                          |          0.51 |          3.67 |    7.23 |   yes |
+    | relu_delta_db                | (100, 256)                         |          3.11 |         35.34 |   11.37 |   yes |
+    | relu_delta_db                | (100, 128)                         |          1.93 |         19.68 |   10.18 |   yes |
+    | relu_delta_db                | (100, 64)                          |          1.07 |         12.16 |   11.36 |   yes |
+    | relu_delta_db                | (100, 32)                          |          0.72 |          8.63 |   11.92 |   yes |
+    | softmax_cross_entropy_labels | (100, 10), labels (100,)           |          7.29 |         22.16 |    3.04 |   yes |
+    | adam_step                    | theta (244522,)                    |         70.60 |        598.92 |    8.48 |   yes |
+    | gather_scaled                | (100, 784) from (60000, 784) uint8 |          8.45 |         21.29 |    2.52 |   yes |
 """
 import argparse
 import os

@@ -6,15 +6,24 @@ Each run is a fresh Python process that calls the command's own entry point,
 ``backprop.cli.main(["train", ...])``, with ``train.train_step`` wrapped so that the first
 step on a full batch of 100 prints the seconds since the process started (read from
 /proc, so interpreter start-up counts) and ends the process. The first run may unpack
-the data into the user cache and compile kernels; the later ones show the warm start.
-Sample output (2-core AMD EPYC virtual machine, kernels compiled ahead of time, 2026-11-27)::
+the data into the user cache and compile the kernels into numba's cache; the later ones
+show the warm start: numba's cached machine code is loaded, nothing is compiled.
+Sample output (2-core AMD EPYC virtual machine, idle, 2026-12-01)::
 
-    run 1: first training step 0.28 s after the process started
-    run 2: first training step 0.23 s after the process started
-    run 3: first training step 0.25 s after the process started
-    run 4: first training step 0.27 s after the process started
-    run 5: first training step 0.24 s after the process started
-    warm runs (2..5): median 0.24 s, max 0.27 s
+    run 1: first training step 0.64 s after the process started
+    run 2: first training step 0.65 s after the process started
+    run 3: first training step 0.65 s after the process started
+    run 4: first training step 0.63 s after the process started
+    run 5: first training step 0.70 s after the process started
+    run 6: first training step 0.69 s after the process started
+    warm runs (2..6): median 0.65 s, max 0.70 s
+
+(``--runs 6``; the same day, with other jobs keeping both cores busy, the warm runs took
+1.07-1.21 s.) The largest parts of the warm start, timed one by one that day: the first
+call of a cached kernel, ~0.27 s (numba sets up its CPU target then, and that imports
+numba.np.arraymath, which imports scipy.linalg for BLAS the kernels never use: ~0.1 s
+of it); ``import numba``, ~0.13 s; reading and checking the data, ~0.13 s; the
+interpreter and NumPy, ~0.15 s.
 """
 import argparse
 import statistics

@@ -113,9 +113,10 @@ def set_threads(n=None):
 @contextlib.contextmanager
 def use_backend(name):
     """Run a block with backend ``name``, then restore the previous one."""
-    previous = backend_name()
+    global _active
+    previous = _active  # None if no backend was chosen yet: none is loaded to remember it
     set_backend(name)
     try:
         yield _active[1]
     finally:
-        set_backend(previous)
+        _active = previous
