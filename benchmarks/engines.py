@@ -218,7 +218,7 @@ class TensorFlow(Engine):
     name = "tensorflow"
     description = "TensorFlow/Keras, CPU, GradientTape step in tf.function"
     requires = ("tensorflow",)
-    install_hint = "tensorflow-cpu"
+    install_hint = "tensorflow==2.21.0"
 
     def setup(self, data):
         import tensorflow as tf

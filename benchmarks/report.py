@@ -16,6 +16,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 
 
 def positive(text):
@@ -86,6 +87,57 @@ def machine():
     return {"cpu": cpu_model(), "arch": platform.machine(), "cores": os.cpu_count(),
             "usable_cores": usable, "load_average": load, "os": platform.platform(),
             "python": sys.version.split()[0]}
+
+
+BUSY_CORES = 0.25  # other processes' CPU use, in cores, from which a run is called busy
+
+
+class OtherLoad:
+    """How much CPU other processes used while a block ran: the machine's busy CPU time
+    (/proc/stat: user, nice, system, irq, softirq, steal) less this process's own (and
+    its children's), divided by the wall time: in cores. None where /proc is absent."""
+
+    def __enter__(self):
+        self.start = self.snapshot()
+        return self
+
+    def __exit__(self, *exc):
+        end = self.snapshot()
+        self.cores = None
+        if self.start and end:
+            machine_busy, own, wall = (b - a for a, b in zip(self.start, end))
+            self.cores = max(0.0, (machine_busy - own) / wall) if wall > 0 else None
+
+    @staticmethod
+    def snapshot():
+        """(machine busy CPU s, this process's CPU s with its children's, wall s)."""
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        times = os.times()
+        own = times.user + times.system + times.children_user + times.children_system
+        ticks = os.sysconf("SC_CLK_TCK")
+        return ((user + nice + system + irq + softirq + steal) / ticks, own, time.monotonic())
+
+
+def busy_warning(result):
+    """A sentence saying the machine was busy before or during the run, or None."""
+    m = result["machine"]
+    cores = m.get("usable_cores") or m.get("cores") or 1
+    before = (m.get("load_average") or [0])[0]
+    during = m.get("other_cpu_cores")
+    reasons = []
+    if before > BUSY_CORES * cores:
+        reasons.append(f"its load average was {before} at the start")
+    if during is not None and during > BUSY_CORES:
+        reasons.append(f"other processes used {during:.2f} of its {cores} cores during the run")
+    if not reasons:
+        return None
+    return (f"WARNING: the machine was busy ({'; '.join(reasons)}): these times are slower "
+            f"than an idle machine's, and the ratios between engines less reliable.")
 
 
 def _short(path):
@@ -168,7 +220,9 @@ def summary(result):
                       f"from {p['file'].split('/')[0]} (threads: {p.get('num_threads')})"
                       for p in result["blas"] if p.get("user_api") == "blas") or "none found"
     mem = result.get("memory_baseline_mib")
-    lines = [
+    warning = busy_warning(result)
+    lines = [warning] if warning else []
+    lines += [
         f"{s['sizes_text']} ReLU MLP, softmax cross-entropy, Adam 1e-3, batch {s['batch_size']}, "
         f"float32; {s['n_train']} training / {s['n_test']} test samples ({s['data']}).",
         f"{s['epochs']} timed epochs after {s['warmup']} warm-up, engines interleaved epoch by "

@@ -182,7 +182,7 @@ def run(args, log=_log):
     floor = flops.GemmFloor(sizes, n_train, args.batch_size, seed=args.seed)
     times = {e.name: [] for e in [*active, floor]}
     cpu = {e.name: [] for e in [*active, floor]}
-    with pin_threads(args.threads):
+    with pin_threads(args.threads), report.OtherLoad() as others:
         floor.setup()
         pools = report.blas()  # as pinned
         for r in range(args.warmup + epochs):
@@ -242,7 +242,8 @@ def run(args, log=_log):
                      "data": args.data + (" (quick subset)" if args.quick else ""),
                      "n_train": n_train, "n_test": n_test, "engines": args.engines,
                      "epoch_flops": flops.epoch_flops(sizes, n_train, args.batch_size)},
-        "machine": {**machine, "load_average_end": report.machine()["load_average"]},
+        "machine": {**machine, "load_average_end": report.machine()["load_average"],
+                    "other_cpu_cores": others.cores},
         "blas": pools, "versions": versions,
         "engines": list(results.values()), "gemm_floor": floor_stats,
         "memory_baseline_mib": memory_baseline,

@@ -305,3 +305,33 @@ def test_crosscore_times_both_kernels_under_every_condition(capsys):
     with pytest.raises(SystemExit) as stop:
         crosscore.main(["--calls", "0"])
     assert stop.value.code == 2
+
+
+def test_a_busy_machine_is_said_in_words_above_the_table():
+    from benchmarks import report
+    idle = {"machine": {"cores": 2, "usable_cores": 2, "load_average": [0.1, 0.2, 0.3],
+                        "other_cpu_cores": 0.05}}
+    assert report.busy_warning(idle) is None
+    before = {"machine": {**idle["machine"], "load_average": [4.7, 3.0, 2.0]}}
+    assert report.busy_warning(before).startswith(
+        "WARNING: the machine was busy (its load average was 4.7 at the start)")
+    during = {"machine": {**idle["machine"], "other_cpu_cores": 1.3}}
+    assert "other processes used 1.30 of its 2 cores during the run" in \
+        report.busy_warning(during)
+
+
+def test_other_load_is_the_machines_busy_time_less_this_processs_over_the_wall_time(
+        monkeypatch):
+    """(machine busy s, own s, wall s) snapshots: (100, 10, 0) then (103, 11, 1) mean
+    other processes kept 2 cores busy; a real snapshot reads /proc/stat and os.times."""
+    from benchmarks import report
+    snapshots = iter([(100.0, 10.0, 0.0), (103.0, 11.0, 1.0)])
+    monkeypatch.setattr(report.OtherLoad, "snapshot", staticmethod(lambda: next(snapshots)))
+    with report.OtherLoad() as others:
+        pass
+    assert others.cores == 2.0
+    monkeypatch.undo()
+    first = report.OtherLoad.snapshot()
+    sum(range(10 ** 6))  # some CPU time of this process's own
+    second = report.OtherLoad.snapshot()
+    assert second[0] >= first[0] and second[1] > first[1] and second[2] > first[2]
