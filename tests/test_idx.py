@@ -170,3 +170,30 @@ def test_gzip_bomb_is_read_only_as_far_as_the_header_says(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 << 20, f"allocated {peak} bytes"
+
+
+def test_a_header_describing_more_than_max_bytes_is_refused_before_allocating(tmp_path):
+    """A sparse raw file (a few KB on disk, 2 GiB apparent) whose header matches its
+    apparent size: refused from the header alone, not read into 2 GiB of memory."""
+    path = tmp_path / "sparse-idx1-ubyte"
+    with open(path, "wb") as f:
+        f.write(bytes([0, 0, 0x08, 1]) + (2 ** 31).to_bytes(4, "big"))
+        f.truncate(8 + 2 ** 31)
+    with pytest.raises(ValueError, match=r"sparse-idx1-ubyte: the header says shape "
+                                         r"\(2147483648,\) of uint8, 2147483648 data bytes, "
+                                         r"more than the 1073741824 read_idx accepts"):
+        read_idx(path)
+    small = tmp_path / "small.gz"
+    write_idx(small, np.arange(1000, dtype=np.int32).astype(np.uint8))
+    with pytest.raises(ValueError, match="more than the 999 read_idx accepts"):
+        read_idx(small, max_bytes=999)
+    assert read_idx(small, max_bytes=1000).shape == (1000,)
+
+
+def test_a_header_of_another_shape_than_expected_is_refused(tmp_path):
+    path = tmp_path / "labels.gz"
+    write_idx(path, np.zeros(600, np.uint8))
+    with pytest.raises(ValueError, match=r"labels.gz: the header says shape \(600,\), "
+                                         r"expected \(60000,\)"):
+        read_idx(path, shape=(60000,))
+    assert read_idx(path, shape=[600]).shape == (600,)

@@ -42,9 +42,10 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # gzip file of C bytes decompresses to at most about 1032 C bytes
 _DEFLATE_MAX_RATIO = 1032
 _CHUNK = 1 << 20  # read (and hash) 1 MiB at a time
+MAX_BYTES = 1 << 30  # read_idx's default bound on the data: 1 GiB (Fashion-MNIST's largest: 47 MB)
 
 
-def read_idx(path, hasher=None):
+def read_idx(path, hasher=None, max_bytes=MAX_BYTES, shape=None):
     """Read an idx file (raw or gzip) into a native-endian array of the right shape.
 
     Parameters
@@ -56,6 +57,12 @@ def read_idx(path, hasher=None):
         If given, ``hasher.update`` is fed every byte of the (decompressed) idx file,
         header included, while it is read; ``hasher.hexdigest()`` then is the checksum of
         the uncompressed file, without a second pass over it.
+    max_bytes : int
+        The most data bytes the header may describe (default 1 GiB); a larger file is
+        refused before anything is allocated or decompressed.
+    shape : tuple of int, optional
+        The shape the file must have (e.g. (60000, 28, 28)); a header with another one
+        is refused before anything is allocated or decompressed.
 
     Returns
     -------
@@ -77,11 +84,12 @@ def read_idx(path, hasher=None):
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
+        expect = (max_bytes, None if shape is None else tuple(int(d) for d in shape))
         if not compressed:
-            return _read_stream(raw, name, hasher, available=size)
+            return _read_stream(raw, name, hasher, expect, available=size)
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                return _read_stream(stream, name, hasher,
+                return _read_stream(stream, name, hasher, expect,
                                     limit=_DEFLATE_MAX_RATIO * size + 1024)
         except (OSError, EOFError, zlib.error) as error:
             # BadGzipFile is an OSError; a cut-off stream is an EOFError
@@ -99,11 +107,12 @@ def _read_exact(stream, n, name, what, hasher):
     return data
 
 
-def _read_stream(stream, name, hasher, available=None, limit=None):
+def _read_stream(stream, name, hasher, expect, available=None, limit=None):
     """Parse the header, check the size, then read the data into one preallocated array.
 
-    ``available`` is the exact byte count of a raw file; ``limit`` the most a gzip file
-    can decompress to. One of the two is checked before anything large is allocated.
+    ``expect`` is (max_bytes, shape or None), what the caller accepts; ``available`` is
+    the exact byte count of a raw file, ``limit`` the most a gzip file can decompress to.
+    All are checked before anything large is allocated (or, for gzip, decompressed).
     """
     magic = _read_exact(stream, 4, name, "the magic number", hasher)
     if magic[:2] != b"\x00\x00":
@@ -119,7 +128,10 @@ def _read_stream(stream, name, hasher, available=None, limit=None):
     header = 4 + 4 * ndim
     nbytes = dtype.itemsize * int(np.prod(shape, dtype=object))  # Python ints: no overflow
 
-    # the check before the allocation
+    # the checks before the allocation
+    max_bytes, expected_shape = expect
+    if expected_shape is not None and shape != expected_shape:
+        raise ValueError(f"{name}: the header says shape {shape}, expected {expected_shape}")
     if available is not None and available - header != nbytes:
         problem = "truncated" if available - header < nbytes else "has trailing bytes"
         raise ValueError(f"{name}: {problem}: the header says shape {shape} of "
@@ -129,6 +141,10 @@ def _read_stream(stream, name, hasher, available=None, limit=None):
         raise ValueError(f"{name}: truncated or corrupt: the header says shape {shape} of "
                          f"{dtype.name}, {nbytes} data bytes, more than this gzip file "
                          f"can hold (at most {limit} bytes)")
+    if nbytes > max_bytes:
+        raise ValueError(f"{name}: the header says shape {shape} of {dtype.name}, {nbytes} "
+                         f"data bytes, more than the {max_bytes} read_idx accepts (a damaged "
+                         f"file, or pass a larger max_bytes)")
 
     data = np.empty(nbytes, dtype=np.uint8)
     view = memoryview(data)
