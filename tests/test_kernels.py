@@ -209,6 +209,10 @@ def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
         in_use = kernels.set_threads(10 ** 5)  # more than BLAS holds: it says how many it uses
         assert in_use == max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
         assert in_use < 10 ** 5
+        assert kernels.set_threads(10 ** 20) == in_use  # too large for a C int: taken as the most
+        monkeypatch.setenv("BACKPROP_THREADS", "99999999999999999999")
+        assert kernels.set_threads() == in_use
+        monkeypatch.delenv("BACKPROP_THREADS")
     finally:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         kernels.set_threads()

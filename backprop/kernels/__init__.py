@@ -21,6 +21,7 @@ import warnings
 
 BACKENDS = {"numba": "backprop.kernels.jit", "numpy": "backprop.kernels.reference"}
 RENAMED = {"numba-jit": "numba"}  # earlier names of a backend
+MAX_THREADS = 1 << 15  # a thread count above this is taken as this (no BLAS holds more)
 
 _active = None
 
@@ -104,6 +105,7 @@ def set_threads(n=None):
     if n < 1:
         raise ValueError(f"{where}the number of threads must be >= 1, got {n}")
     from threadpoolctl import threadpool_info, threadpool_limits
+    n = min(n, MAX_THREADS)  # more than any pool holds; 10**20 would overflow a C int
     threadpool_limits(n)
     os.environ["NUMBA_NUM_THREADS"] = str(n)
     blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
