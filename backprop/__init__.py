@@ -6,20 +6,24 @@
     E = loss.forward(model.forward(x), labels)
     model.backward(loss.backward())
     bp.Adam(model.params).step(model.grads)
+    history = bp.fit(model, x, y, loss="ce", optimizer="adam", epochs=5)   # the same steps
 """
 __version__ = "0.1.0"
 
 from .kernels import backend_name, set_backend, use_backend  # noqa: E402,F401
 
 from . import kernels  # noqa: E402,F401
-from .activations import (ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid,  # noqa: E402,F401
-                          Softmax, Tanh, get_activation)
-from .layers import Dense  # noqa: E402,F401
+from .activations import (ACTIVATIONS, Activation, Identity, LeakyReLU,  # noqa: E402,F401
+                          ReLU, Sigmoid, Softmax, Tanh, get_activation)
+from .layers import LAYERS, Dense, InputWarning, Layer  # noqa: E402,F401
 from .losses import (LOSSES, MSE, BinaryCrossEntropy, CategoricalCrossEntropy,  # noqa: E402,F401
                      SoftmaxCrossEntropy, get_loss, sigmoid_mse_delta, softmax_xent_delta)
 from .model import Sequential  # noqa: E402,F401
-from .optim import OPTIMIZERS, SGD, Adagrad, Adam, RMSProp, get_optimizer  # noqa: E402,F401
-from .gradcheck import GradcheckReport, gradcheck  # noqa: E402,F401
+from .optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam, KerasRMSProp,  # noqa: E402,F401
+                    RMSProp, get_optimizer)
+from . import gradcheck  # noqa: E402,F401  (a callable module: bp.gradcheck(...), bp.gradcheck.three_way)
+from .gradcheck import GradcheckReport  # noqa: E402,F401
+from .fit import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import functions, nn  # noqa: E402,F401
 from .autodiff import (GradientTape, Tensor, Variable, cast, concat, constant,  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """Activation functions f and their delta step delta = f'(x) * dE/dO.
 
 This module owns the activations a Dense layer can apply to its net input
-x_k = sum_j O_j W_jk + b_k (code: ``z``). Each class has:
+x_k = sum_j O_j W_jk + b_k (code: ``z``), and the contract a user's activation follows.
+Each class has:
 
 - ``forward(z, b, O)``: the fused layer step z += b; O = f(z), in place (O may be z);
 - ``delta(cache, g, delta, db)``: delta = f'(z) * g and db = sum over the batch of delta,
@@ -12,12 +13,18 @@ x_k = sum_j O_j W_jk + b_k (code: ``z``). Each class has:
 - ``__call__(z)``: f(z) as a new array, and ``derivative(z)``: f'(z) elementwise, for
   plots, tests and teaching.
 
-The arithmetic runs in the active kernel backend (numba or NumPy, see
-``backprop.kernels``). Names are looked up in ``ACTIVATIONS``.
+The built-in activations run these steps in the active kernel backend (numba or NumPy,
+see ``backprop.kernels``). A user's activation writes only f and f' in NumPy (``f`` and
+``df``, see ``Activation``); the base class builds ``forward`` and ``delta`` from them.
+Names are looked up, in any case, in ``ACTIVATIONS``, where every subclass registers
+itself when it is defined (``backprop.registry``).
 """
 import numpy as np
 
 from . import kernels
+from .registry import constructor_args, missing, origin, register
+
+ACTIVATIONS = {}  # name -> class: the built-ins below, then every user's subclass
 
 
 def _as_batch(a):
@@ -27,27 +34,80 @@ def _as_batch(a):
 
 
 class Activation:
-    """Base class: an elementwise (or row-wise) f with its delta step.
+    """Base class: an elementwise f with its delta step; subclass it for your own.
+
+    A user's activation writes f and its derivative f' in NumPy::
+
+        class Softplus(bp.Activation):          # O = log(1 + e^x)
+            def f(self, z):
+                return np.logaddexp(0.0, z)       # O = f(z), elementwise
+            def df(self, z):
+                return 1 / (1 + np.exp(-z))       # f'(z), elementwise
+
+    ``df`` takes what ``caches`` names: the net input z (the default), or the output O
+    where f' is cheaper in terms of it, as the derivation writes sigmoid' = O (1 - O)
+    (``caches = "O"``; softplus' = 1 - e^-O). From them the base builds the layer's two
+    steps in NumPy: ``forward``: z += b, O = f(z); ``delta``: delta = f'(x) * dE/dO,
+    dE/db = sum_n delta. So Dense, training, ``bp.gradcheck`` (which compares this delta
+    with central differences of f) and save/load work unchanged; the built-in activations
+    override both steps with fused kernels. An activation that is not elementwise (like
+    softmax) overrides ``delta`` with its vector-Jacobian product instead of writing df.
+
+    Defining the class registers it in ``ACTIVATIONS`` under ``name`` (default: the class
+    name in lower case), so ``Dense(..., activation="softplus")`` finds it and a saved
+    model that uses it loads once the class is defined again. Constructor arguments are
+    kept as attributes of the same name (``self.beta = beta``): ``config`` saves them.
 
     Attributes
     ----------
     name : str
         The name in ``ACTIVATIONS``.
-    caches : {"O", "z"}
-        What ``delta`` needs from the forward pass: the output O or the net input z.
+    caches : {"z", "O"}
+        What ``df`` and ``delta`` need from the forward pass: the net input z or the output O.
+    kinks : tuple of float
+        Net inputs where f' jumps (ReLU: (0.0,)); a gradient check near one says so.
+    default_init : str
+        The weight initializer a Dense layer uses with this activation by default.
     """
 
     name = "activation"
-    caches = "O"
+    caches = "z"
+    kinks = ()
+    default_init = "glorot_uniform"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
+        register(ACTIVATIONS, cls.name, cls, "activation")
+
+    def f(self, z):
+        """O = f(z) elementwise, for a NumPy array z: what a user's activation writes."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define f(self, z), returning O = f(z), and "
+            f"df(self, {self.caches}), returning f'(z) (see bp.Activation)")
+
+    def df(self, cache):
+        """f'(z) elementwise, from z or O (whichever ``caches`` names): a user's writes it."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define df(self, {self.caches}), returning f'(z) "
+            f"elementwise in terms of {self.caches} (caches = {self.caches!r})")
 
     def forward(self, z, b, O):
-        raise NotImplementedError
+        """z += b;  O = f(z): the layer's fused step, in NumPy from ``f``."""
+        z += b
+        O[...] = self.f(z)
 
     def delta(self, cache, g, delta, db):
-        raise NotImplementedError
+        """delta = f'(x) * dE/dO;  dE/db = sum_n delta, in NumPy from ``df``."""
+        np.multiply(self.df(cache), g, out=delta)
+        delta.sum(axis=0, out=db)
 
     def derivative(self, z):
-        raise NotImplementedError
+        """f'(z) elementwise, for an array z of any shape (from ``df``)."""
+        z = np.asarray(z)
+        z = z if z.dtype.kind == "f" else z.astype(np.float64)
+        return self.df(z if self.caches == "z" else self(z)) * np.ones_like(z)
 
     def __call__(self, z):
         """O = f(z) for an array of any shape (units on the last axis); a new array."""
@@ -69,11 +129,13 @@ class Activation:
         return delta.reshape(g.shape)
 
     def config(self):
-        """The arguments that rebuild this activation with ``get_activation``."""
-        return {"name": self.name}
+        """The arguments that rebuild this activation with ``get_activation``: its name,
+        its constructor's arguments and, for a user's class, where it is defined."""
+        return {"name": self.name, **origin(type(self)), **constructor_args(self)}
 
     def __repr__(self):
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in constructor_args(self).items())
+        return f"{type(self).__name__}({args})"
 
 
 class Identity(Activation):
@@ -90,6 +152,9 @@ class Identity(Activation):
 
     def derivative(self, z):
         return np.ones_like(np.asarray(z, dtype=float))
+
+
+ACTIVATIONS["linear"] = Identity  # Keras's name for it
 
 
 class Sigmoid(Activation):
@@ -139,6 +204,8 @@ class ReLU(Activation):
 
     name = "relu"
     caches = "z"
+    kinks = (0.0,)
+    default_init = "he_normal"
 
     def forward(self, z, b, O):
         kernels.backend().add_bias_relu(z, b, O)
@@ -159,6 +226,8 @@ class LeakyReLU(Activation):
 
     name = "leaky_relu"
     caches = "z"
+    kinks = (0.0,)
+    default_init = "he_normal"
 
     def __init__(self, alpha=0.2):
         alpha = float(alpha)
@@ -176,12 +245,6 @@ class LeakyReLU(Activation):
     def derivative(self, z):
         z = np.asarray(z)
         return np.where(z >= 0, 1.0, self.alpha).astype(z.dtype if z.dtype.kind == "f" else float)
-
-    def config(self):
-        return {"name": self.name, "alpha": self.alpha}
-
-    def __repr__(self):
-        return f"LeakyReLU(alpha={self.alpha})"
 
 
 class Softmax(Activation):
@@ -214,25 +277,27 @@ class Softmax(Activation):
         return np.diag(p) - np.outer(p, p)
 
 
-ACTIVATIONS = {
-    "identity": Identity,
-    "linear": Identity,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "softmax": Softmax,
-}
 HIDDEN_ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "identity"]  # elementwise ones
 
 
 def get_activation(activation=None, **kwargs):
-    """An Activation from a name in ``ACTIVATIONS``, an instance, or None (identity)."""
+    """An Activation from a name in ``ACTIVATIONS`` (any case), a config dict as
+    ``config()`` gives it, an instance, or None (identity)."""
     if activation is None:
         return Identity()
     if isinstance(activation, Activation):
         return activation
-    if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
-        return ACTIVATIONS[activation.lower()](**kwargs)
-    raise ValueError(f"unknown activation {activation!r}; expected one of: "
-                     f"{', '.join(ACTIVATIONS)} (or None for identity)")
+    if isinstance(activation, dict):
+        kwargs = {k: v for k, v in activation.items() if k not in ("name", "class")}
+        return _find(activation.get("name"), activation)(**kwargs)
+    return _find(activation, {})(**kwargs)
+
+
+def _find(name, config):
+    """The class registered as ``name``; a ValueError naming the valid names (or the class
+    to import, when the config says where it is defined)."""
+    cls = ACTIVATIONS.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        error = missing(ACTIVATIONS, name, config, "activation")
+        raise ValueError(f"{error} (or None for identity)" if "class" not in config else error)
+    return cls

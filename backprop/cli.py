@@ -2,9 +2,9 @@
 
 Each subcommand has an ``_add_<name>`` function that declares its arguments and sets
 ``run``; modules are imported inside ``run`` so ``backprop --help`` and a warm
-``backprop train`` start fast. Errors a user can fix (bad arguments, missing data,
-unwritable folders) print one line on stderr and exit with status 2; set
-BACKPROP_DEBUG=1 to see the traceback instead.
+``backprop train`` start fast; ``backprop`` alone prints the list of commands. Errors a
+user can fix (bad arguments, missing data, unwritable folders) print one line on stderr
+and exit with status 2; set BACKPROP_DEBUG=1 to see the traceback instead.
 """
 import argparse
 import os
@@ -13,6 +13,7 @@ import sys
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .gradcheck import OUTPUT_ACTIVATIONS
 from .kernels import BACKENDS
+from .layers import INITIALIZERS
 from .optim import OPTIMIZERS
 from .train import TRAIN_LOSSES
 
@@ -50,7 +51,7 @@ def _add_data(sub):
 def _run_data(args):
     from .data import fashion_mnist as fm
 
-    paths = fm.locate(args.root)  # FileNotFoundError (exit 2) with where it looked
+    paths = fm.locate(args.root, "--root")  # FileNotFoundError (exit 2): where it looked
     print(f"Fashion-MNIST in {paths['train-images'].parent}")
     failed = 0
     for key, path in paths.items():
@@ -180,7 +181,8 @@ def _run_himmelblau(args):
 
 
 def _add_plot(sub):
-    p = sub.add_parser("plot", help="draw a figure of the tutorial to a PNG file",
+    p = sub.add_parser("plot", help="draw a figure to a PNG file: the activations, or a "
+                       "run's curves, confusion matrix or samples",
                        description="Draw one of the tutorial's figures to a PNG file.")
     figures = p.add_subparsers(dest="figure", metavar="FIGURE")
     figures.required = True
@@ -191,6 +193,17 @@ def _add_plot(sub):
     a.add_argument("file", nargs="?", default="activations.png", metavar="FILE",
                    help="output PNG (default: activations.png)")
     a.set_defaults(run=_run_plot_activations)
+    for name, what in [("curves", "a run's loss and accuracy per epoch, train and test"),
+                       ("confusion", "a run's confusion matrix on the test set"),
+                       ("samples", "test images with the run's predicted and true classes")]:
+        r = figures.add_parser(name, help=what, description=f"Draw {what} again, as "
+                               f"backprop train draws it (e.g. after --no-plots).")
+        r.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by backprop train")
+        r.add_argument("file", nargs="?", metavar="FILE",
+                       help=f"output PNG (default: RUN_DIR/{name}.png)")
+        if name != "curves":
+            _add_data_option(r)
+        r.set_defaults(run=_run_plot_run)
 
 
 def _run_plot_activations(args):
@@ -198,6 +211,24 @@ def _run_plot_activations(args):
 
     _check_output_file(args.file)
     print(f"wrote {plots.plot_activations(args.file)}")
+    return 0
+
+
+def _run_plot_run(args):
+    from . import train
+
+    history = train.read_history(args.run_dir)
+    if not history.get("epochs"):
+        raise UsageError(f"{args.run_dir} has no finished epoch to draw yet")
+    name = f"{args.figure}.png"
+    file = args.file or os.path.join(args.run_dir, name)
+    _check_output_file(file)
+    model = test = names = None
+    if args.figure != "curves":
+        model = train.load_run_model(args.run_dir)
+        (_, test), names, _ = _run_data_set(args)
+    for path in train.draw_figures({name: file}, history, model, test, names):
+        print(f"wrote {path}")
     return 0
 
 
@@ -214,6 +245,11 @@ def _int_at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
         return value
     return parse
+
+
+def _count(n, noun):
+    """"1 epoch", "2 epochs"."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 _positive_int = _int_at_least(1)
@@ -241,18 +277,41 @@ def _sizes(text):
     return sizes
 
 
-def _fashion_mnist(folder):
-    """The data set from ``--data`` (which must exist if given) or the usual places."""
-    if folder and not os.path.isdir(folder):
-        raise UsageError(f"--data {folder}: no such folder")
-    from .data import load_fashion_mnist
-    return load_fashion_mnist(folder)
+def _load_data(folder, option="--data"):
+    """(data, class names, what to record in history.json) of the data set in ``folder``
+    (Fashion-MNIST, verified, or another in its layout: checked for structure, said to be
+    unverified; messages call the folder ``option``), else of Fashion-MNIST from
+    $BACKPROP_DATA or the usual places."""
+    from . import data
+    if folder is None:
+        return data.load_fashion_mnist(), data.CLASS_NAMES, {
+            "folder": None, "verified": True, "class_names": list(data.CLASS_NAMES)}
+    found = data.load_idx_folder(folder, option)
+    if not found.verified:
+        print(f"backprop: note: {found.folder} is not the official Fashion-MNIST: unverified "
+              f"data, checked for shapes and labels only ({len(found.class_names)} classes, "
+              f"{'names from ' + found.names_file.name if found.names_file else 'numbered'})",
+              file=sys.stderr)
+    return ((found.train, found.test), found.class_names,
+            {"folder": os.path.abspath(folder), "verified": found.verified,
+             "class_names": list(found.class_names)})
+
+
+def _run_data_set(args):
+    """The data set of ``evaluate`` or ``plot``: --data, else the folder the run's
+    history.json records, else Fashion-MNIST from the usual places."""
+    from . import train
+    if args.data is not None:
+        return _load_data(args.data)
+    return _load_data(train.recorded_data_folder(args.run_dir),
+                      f"the data folder of {args.run_dir}'s {train.HISTORY}")
 
 
 def _add_train(sub):
     p = sub.add_parser(
-        "train", help="train the tutorial's MLP on Fashion-MNIST",
-        description="Train an MLP on Fashion-MNIST. With no options: the tutorial's reference "
+        "train", help="train the tutorial's MLP on Fashion-MNIST (or --data DIR)",
+        description="Train an MLP on Fashion-MNIST (or another data set in its four-file idx "
+                    "layout, --data DIR). With no options: the tutorial's reference "
                     "run, 784-256-128-64-32-10 ReLU, softmax cross-entropy, Adam 1e-3, batch "
                     "100, 30 epochs, seed 0. Writes history.json, checkpoint.npz, model.npz "
                     "and figures to the run folder. Ctrl-C saves a checkpoint; --resume "
@@ -263,7 +322,10 @@ def _add_train(sub):
     p.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
     p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
     p.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
-                   help="optimizer (default adam)")
+                   help="optimizer (default adam; keras_adam: Keras's form, eps 1e-7)")
+    p.add_argument("--init", type=str.lower, choices=list(INITIALIZERS),
+                   help="weight initialiser (default he_normal for ReLU, glorot_uniform "
+                        "otherwise; Keras: glorot_uniform)")
     p.add_argument("--hidden", type=_sizes, metavar="N,N,...",
                    help="hidden layer sizes (default 256,128,64,32)")
     p.add_argument("--activation", type=str.lower, choices=HIDDEN_ACTIVATIONS,
@@ -273,9 +335,12 @@ def _add_train(sub):
                         "1/2 sum (O - t)^2 (default ce)")
     p.add_argument("--seed", type=_non_negative_int,
                    help="seed of weights and shuffling (default 0)")
-    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files, the "
-                   "only one looked in (default: $BACKPROP_DATA if set, else the user cache, "
-                   "then /usr/share/datasets/fashion-mnist)")
+    p.add_argument("--data", metavar="DIR", help="folder with the four idx files, the only "
+                   "one looked in: Fashion-MNIST (verified by SHA-256) or another data set "
+                   "in the same layout, e.g. digit MNIST or KMNIST (checked for structure "
+                   "only; class names from DIR/classes.txt, one a line, else numbers) "
+                   "(default: Fashion-MNIST from $BACKPROP_DATA if set, else the user "
+                   "cache, then /usr/share/datasets/fashion-mnist)")
     p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
                    help="run folder (default runs/default)")
     p.add_argument("--eval-every", type=_non_negative_int, metavar="STEPS",
@@ -294,12 +359,13 @@ def _add_train(sub):
     p.add_argument("--force", action="store_true",
                    help="start over even if --out already holds a run")
     p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars or epoch lines: only the final result line")
     p.set_defaults(run=_run_train)
 
 
 RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
-               "seed", "eval_every")  # the TrainConfig fields `backprop train` sets
+               "seed", "eval_every", "init")  # the TrainConfig fields `backprop train` sets
 
 
 def _run_train(args):
@@ -330,14 +396,16 @@ def _run_train(args):
     given = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
     config = train.TrainConfig(**{**base.to_dict(), **given})
     train.prepare_out_dir(args.out)
-    data = _fashion_mnist(args.data)
+    data, class_names, about_data = _load_data(args.data)
+    sizes = "-".join(map(str, config.sizes(data[0][0][0].size, len(class_names))))
     say = (lambda *a: None) if args.quiet else print
-    say(f"training {'-'.join(map(str, config.sizes()))} {config.activation}, loss {config.loss}, "
-        f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epochs, "
+    say(f"training {sizes} {config.activation}, loss {config.loss}, {config.optimizer} lr "
+        f"{config.lr:g}, batch {config.batch_size}, {_count(config.epochs, 'epoch')}, "
         f"seed {config.seed}, backend {kernels.backend_name()}, {threads} threads")
     try:
         model, history = train.fit(config, data, out_dir=args.out, resume=args.resume,
-                                   quiet=args.quiet)
+                                   quiet=args.quiet, n_classes=len(class_names),
+                                   about_data=about_data)
     except train.Interrupted as stop:
         print(f"backprop: {stop}", file=sys.stderr)
         return 128 + stop.signum
@@ -345,18 +413,19 @@ def _run_train(args):
         print(f"backprop: error: {error}", file=sys.stderr)
         return 3
     except MemoryError as error:
-        raise UsageError(f"not enough memory for a {'-'.join(map(str, config.sizes()))} "
-                         f"network ({error}); choose smaller --hidden sizes") from None
+        raise UsageError(f"not enough memory for a {sizes} network ({error}); choose "
+                         f"smaller --hidden sizes") from None
     figures = []
     if not args.no_plots and history["epochs"]:
-        data = (None, data[1])  # the figures need only the test set: free the 47 MB of
-        # training images before matplotlib loads (peak memory)
-        figures = plots.training_figures(args.out, history, model, data)
+        test = data[1]  # the figures need only the test set: free the 47 MB of training
+        del data        # images before matplotlib loads (peak memory)
+        figures = train.draw_figures({name: os.path.join(args.out, name) for name in
+                                      plots.FIGURES}, history, model, test, class_names)
     epochs = history["epochs"]
-    if epochs:
-        say(f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
-            f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, "
-            f"{len(epochs)} epoch{'s' * (len(epochs) != 1)} in {history['train_seconds']:.1f} s of training")
+    if epochs:  # the result line, also with --quiet
+        print(f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
+              f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, "
+              f"{_count(len(epochs), 'epoch')} in {history['train_seconds']:.1f} s of training")
     written = ["history.json", "checkpoint.npz", "model.npz"] + [os.path.basename(f) for f in figures]
     say(f"run folder {args.out}: {', '.join(written)}")
     return 0
@@ -364,16 +433,23 @@ def _run_train(args):
 
 def _add_evaluate(sub):
     p = sub.add_parser(
-        "evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
+        "evaluate", help="test loss, accuracy, per-class accuracy, confusion matrix of a run",
         description="Evaluate a run folder's model.npz (or its checkpoint.npz) on the "
-                    "Fashion-MNIST test set.")
+                    "test set of the data it was trained on (Fashion-MNIST, or the --data "
+                    "folder history.json records): test loss, accuracy, per-class accuracy "
+                    "and the confusion matrix.")
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="a folder written by backprop train (its model.npz, else its "
                         "checkpoint.npz), or one of those files")
-    p.add_argument("--data", metavar="DIR", help="folder with the Fashion-MNIST files, the "
-                   "only one looked in (default: as for train)")
+    _add_data_option(p)
     p.add_argument("--backend", type=str.lower, choices=list(BACKENDS), help="kernel backend")
     p.set_defaults(run=_run_evaluate)
+
+
+def _add_data_option(p):
+    p.add_argument("--data", metavar="DIR", help="folder with the four idx files, the only "
+                   "one looked in (default: the run's, as history.json records it, else "
+                   "Fashion-MNIST from the places train searches)")
 
 
 def _run_evaluate(args):
@@ -381,41 +457,26 @@ def _run_evaluate(args):
         from . import kernels
         kernels.set_backend(args.backend)
     from . import train
-    from .data import CLASS_NAMES
-    from .losses import SoftmaxCrossEntropy
-    from .model import Sequential, load_npz
-    if os.path.isfile(args.run_dir):  # a model.npz or checkpoint.npz named directly
-        arrays = load_npz(args.run_dir)
-        is_checkpoint = str(arrays.get("format", "")) == train.CHECKPOINT_FORMAT
-        model = (train.checkpoint_model(arrays, args.run_dir) if is_checkpoint
-                 else Sequential.from_arrays(arrays, source=args.run_dir))
-    else:
-        model_path = os.path.join(args.run_dir, train.MODEL)
-        checkpoint_path = os.path.join(args.run_dir, train.CHECKPOINT)
-        if os.path.exists(model_path):
-            model = Sequential.load(model_path)
-        elif os.path.exists(checkpoint_path):
-            model = train.checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
-        else:
-            raise UsageError(f"{args.run_dir} holds no model.npz or checkpoint.npz; "
-                             f"train first with: backprop train --out {args.run_dir}")
-    _, (x_test, y_test) = _fashion_mnist(args.data)
-    if model.n_in != x_test[0].size or model.n_out != len(CLASS_NAMES):
+    model = train.load_run_model(args.run_dir)
+    (_, (x_test, y_test)), names, _ = _run_data_set(args)
+    if model.n_in != x_test[0].size or model.n_out != len(names):
+        data = "Fashion-MNIST" if args.data is None else args.data
         raise UsageError(f"the model maps {model.n_in} inputs to {model.n_out} outputs; "
-                         f"Fashion-MNIST needs {x_test[0].size} to {len(CLASS_NAMES)}")
-    # a softmax output layer is turned back into scores for the loss: report accuracy only
-    result = train.evaluate(model, SoftmaxCrossEntropy(), x_test, y_test)
-    C = train.confusion_matrix(y_test, result["predictions"], len(CLASS_NAMES))
-    print(f"test accuracy {result['accuracy']:.4f} ({int(C.trace())} of {C.sum()})")
+                         f"{data} needs {x_test[0].size} to {len(names)}")
+    loss = train.run_loss(model)  # the one the run trained with, by its output layer
+    result = train.evaluate(model, loss, x_test, y_test)
+    C = train.confusion_matrix(y_test, result["predictions"], len(names))
+    print(f"test loss {result['loss']:.4f} ({loss.name.replace('_', ' ')}), test accuracy "
+          f"{result['accuracy']:.4f} ({int(C.trace())} of {C.sum()})")
     print("\nper-class accuracy:")
-    for k, name in enumerate(CLASS_NAMES):
-        print(f"  {k}  {name:<12} {C[k, k] / max(C[k].sum(), 1):.4f}")
+    width = max(12, *map(len, names))
+    for k, name in enumerate(names):
+        print(f"  {k}  {name:<{width}} {C[k, k] / max(C[k].sum(), 1):.4f}")
     print("\nconfusion matrix (rows: true class, columns: predicted):")
-    print("      " + "".join(f"{k:>6}" for k in range(len(CLASS_NAMES))))
-    for k in range(len(CLASS_NAMES)):
+    print("      " + "".join(f"{k:>6}" for k in range(len(names))))
+    for k in range(len(names)):
         print(f"  {k:>2}  " + "".join(f"{v:>6}" for v in C[k]))
     return 0
-
 
 
 def _add_gradcheck(sub):
@@ -490,7 +551,7 @@ def build_parser():
     from . import __version__
     parser.add_argument("--version", action="version", version=f"backprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+    parser.set_defaults(run=lambda args: parser.print_help())  # `backprop` alone
     for add in _SUBCOMMANDS:
         add(sub)
     return parser

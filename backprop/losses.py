@@ -19,6 +19,13 @@ Per-sample losses (K outputs per sample):
 Targets t are dense (B, K) arrays, or integer class labels (B,) which are one-hot encoded
 (SoftmaxCrossEntropy uses labels directly). ``sigmoid_mse_delta`` and ``softmax_xent_delta``
 are the fused output deltas of the derivation; tests check each against the generic chain.
+
+Guardrails: each loss warns once per line of the caller's code (``InputWarning``, naming
+the fix) for the classic mistakes: probabilities losses given no probabilities (a
+forgotten softmax or sigmoid), SoftmaxCrossEntropy given rows that already are
+probabilities (softmax twice), targets holding NaN or Inf. Each check is a pass over the
+(B, K) outputs or targets (min, max or row sums: 1-3 us at (100, 10)); E and dE/dO are
+what they would be without it.
 """
 from functools import partial
 
@@ -27,7 +34,9 @@ import numpy as np
 from . import kernels
 from .data.batches import one_hot
 from .activations import Sigmoid
-from .layers import check_dtype
+from .layers import check_dtype, warn, warn_if_not_finite
+
+ROW_SUM_TOLERANCE = 1e-3  # |sum_k p_k - 1| a probability row may show (float32 softmax: ~1e-6)
 
 
 def _check_outputs(O, what):
@@ -50,6 +59,13 @@ def _check_labels(labels, B, K):
     return np.ascontiguousarray(labels, dtype=np.intp)
 
 
+def _not_probabilities(p):
+    """Whether some row of p is surely no probability vector: an entry outside [0, 1], or
+    a row sum off 1 by more than ROW_SUM_TOLERANCE (NaN makes neither true)."""
+    return bool(p.min() < 0 or p.max() > 1
+                or np.any(np.abs(p.sum(axis=1) - 1) > ROW_SUM_TOLERANCE))
+
+
 def _dense_targets(O, t):
     """t as a (B, K) array in O's dtype; integer labels (B,) become one-hot rows."""
     B, K = O.shape
@@ -61,6 +77,7 @@ def _dense_targets(O, t):
                          f"labels of shape ({B},)), got {t.shape}")
     if t.dtype.kind not in "fiub":
         raise ValueError(f"targets must be numeric, got dtype {t.dtype}")
+    warn_if_not_finite(t, "the target batch given to the loss", "t")
     return np.ascontiguousarray(t, dtype=O.dtype)
 
 
@@ -159,6 +176,12 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, z, t):
         z = _check_outputs(z, "SoftmaxCrossEntropy logits")
+        if z.shape[1] > 1 and z.min() >= 0 and not _not_probabilities(z):  # min: one pass
+            warn("SoftmaxCrossEntropy takes logits and applies the softmax itself, and every "
+                 "row it was given is already a probability vector: is the last layer a "
+                 "softmax? (Softmax twice crowds the outputs toward 1/K and stalls "
+                 "training.) Drop the last layer's activation, or keep it and use "
+                 "CategoricalCrossEntropy (\"categorical_ce\")")
         delta = self._gradient_buffer(z)
         t = np.asarray(t)
         if t.ndim == 1:
@@ -190,6 +213,11 @@ class CategoricalCrossEntropy(Loss):
             self._dE_dO = self._fused.backward()
             return E
         p = _check_outputs(p, "CategoricalCrossEntropy probabilities")
+        if _not_probabilities(p):
+            warn("CategoricalCrossEntropy takes probabilities (rows in [0, 1] summing to 1), "
+                 "and a row it was given is none: has the last layer no softmax? Add "
+                 "activation=\"softmax\" to it, or give the logits to SoftmaxCrossEntropy "
+                 "(\"ce\", or CategoricalCrossEntropy(from_logits=True))")
         t = _dense_targets(p, t)
         B = p.shape[0]
         p_clipped = np.clip(p, self.eps, 1)
@@ -218,6 +246,10 @@ class BinaryCrossEntropy(Loss):
 
     def forward(self, O, t):
         O = _check_outputs(O, "BinaryCrossEntropy outputs")
+        if not self.from_logits and (O.min() < 0 or O.max() > 1):
+            warn("BinaryCrossEntropy takes probabilities in [0, 1], and it was given values "
+                 "outside: has the last layer no sigmoid? Add activation=\"sigmoid\" to it, "
+                 "or give the logits to BinaryCrossEntropy(from_logits=True) (\"bce_logits\")")
         t = _dense_targets(O, t)
         c = O.dtype.type(1 / O.size)
         k = kernels.backend()

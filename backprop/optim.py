@@ -8,12 +8,49 @@ updates every weight in one pass. Any other C-contiguous float arrays, or a list
 them, work the same way, one pass per array. Each rule is written out in full in its
 class docstring; the arithmetic runs in the active kernel backend, in the parameters'
 dtype.
+
+Two rules come in two forms, which give different weights from the first step on:
+``Adam`` and ``RMSProp`` are the papers' (and PyTorch's) form, ``KerasAdam`` and
+``KerasRMSProp`` Keras's (the tutorial trains with Keras's Adam). Every hyperparameter is
+checked when the optimizer is made, with the messages of the command line's checks.
 """
+import numbers
 from functools import partial
 
 import numpy as np
 
 from . import kernels
+
+
+def _number(name, value):
+    """``value`` as a float; TypeError unless it is a real number (a bool or a string is
+    not), ValueError if it is NaN or infinite. Messages show the value as given."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    if not np.isfinite(float(value)):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def positive(name, value):
+    """A hyperparameter > 0 (a learning rate, an eps), as the CLI's ``--lr`` check."""
+    if not _number(name, value) > 0:
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def fraction(name, value):
+    """A hyperparameter in [0, 1) (a momentum, a decay rate beta or rho)."""
+    if not 0 <= _number(name, value) < 1:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def flag(name, value):
+    """A hyperparameter that is True or False (a NumPy bool too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
 
 
 def _as_list(arrays, what):
@@ -52,11 +89,8 @@ class Optimizer:
             if not p.flags.c_contiguous or not p.flags.writeable:
                 raise ValueError(f"parameter {i} must be a writeable C-contiguous array so it "
                                  f"can be updated in place")
-        lr = float(lr)
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning rate must be a positive number, got {lr}")
         self.params = params
-        self.lr = lr
+        self.lr = positive("lr", lr)
         self.t = 0
         self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
 
@@ -130,14 +164,12 @@ class SGD(Optimizer):
     name = "sgd"
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False):
-        momentum = float(momentum)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        momentum, nesterov = fraction("momentum", momentum), flag("nesterov", nesterov)
         if nesterov and momentum == 0:
-            raise ValueError("Nesterov momentum needs momentum > 0")
+            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
         self.slots = ("velocity",) if momentum > 0 else ()
         super().__init__(params, lr)
-        self.momentum, self.nesterov = momentum, bool(nesterov)
+        self.momentum, self.nesterov = momentum, nesterov
 
     def _update(self, k, w, g, slots, cast):
         if self.momentum == 0:
@@ -152,11 +184,14 @@ class SGD(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp (Hinton, Coursera lecture 6e).
+    """RMSProp (Hinton, Coursera lecture 6e) with eps added to the root, as PyTorch.
 
     s <- rho s + (1 - rho) (dE/dW)^2;   W <- W - eta dE/dW / (sqrt(s) + eps)
 
-    Defaults as Keras: eta = 0.001, rho = 0.9, eps = 1e-7 (PyTorch: rho 0.99, eps 1e-8).
+    This is ``torch.optim.RMSprop`` (its alpha is rho here). Defaults: eta = 0.001,
+    rho = 0.9, eps = 1e-7, which are Keras's numbers (PyTorch's are 0.01, 0.99, 1e-8);
+    Keras's update puts eps under the root instead (``KerasRMSProp``), so with these
+    defaults the two differ wherever sqrt(s) is not much larger than eps.
     """
 
     name = "rmsprop"
@@ -164,9 +199,7 @@ class RMSProp(Optimizer):
 
     def __init__(self, params, lr=0.001, rho=0.9, eps=1e-7):
         super().__init__(params, lr)
-        if not 0 <= rho < 1:
-            raise ValueError(f"rho must be in [0, 1), got {rho}")
-        self.rho, self.eps = float(rho), float(eps)
+        self.rho, self.eps = fraction("rho", rho), positive("eps", eps)
 
     def _update(self, k, w, g, slots, cast):
         hyper = (self.lr, self.rho, 1 - self.rho, self.eps, np.finfo(cast).tiny)
@@ -189,7 +222,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=0.01, eps=1e-10):
         super().__init__(params, lr)
-        self.eps = float(eps)
+        self.eps = positive("eps", eps)
 
     def _update(self, k, w, g, slots, cast):
         k.adagrad_step(w, g, slots["s"], cast(self.lr), cast(self.eps))
@@ -209,7 +242,9 @@ class Adam(Optimizer):
         W <- W - eta m_hat / (sqrt(v_hat) + eps)
 
     Defaults from the paper: eta = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 (as
-    PyTorch). TensorFlow's Keras uses eps = 1e-7: pass ``eps=1e-7`` to match it.
+    PyTorch's ``torch.optim.Adam``). Keras's Adam adds eps to sqrt(v), not to
+    sqrt(v_hat) (``KerasAdam``): even with eps = 1e-7 this class moves the weights
+    differently from Keras, most where |g| is small.
     """
 
     name = "adam"
@@ -217,12 +252,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)
-        for label, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{label} must be in [0, 1), got {beta}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1, self.beta2 = fraction("beta1", beta1), fraction("beta2", beta2)
+        self.eps = positive("eps", eps)
 
     def hyper(self, dtype):
         """The kernel's constants at step t, in ``dtype``:
@@ -241,13 +272,72 @@ class Adam(Optimizer):
                 "eps": self.eps}
 
 
+class KerasAdam(Adam):
+    """Adam as Keras computes it (``keras.optimizers.Adam``, the tutorial's optimizer).
+
+    At step t, with g = dE/dW:
+
+        m <- beta1 m + (1 - beta1) g              first moment
+        v <- beta2 v + (1 - beta2) g^2            second moment
+        eta_t = eta sqrt(1 - beta2^t) / (1 - beta1^t)
+        W <- W - eta_t m / (sqrt(v) + eps)
+
+    This is the reordering at the end of Kingma & Ba's section 2, with their eps-hat as
+    eps: it is ``Adam`` with eps replaced by eps / sqrt(1 - beta2^t), so eps weighs more
+    in the first steps (at t = 1, 31.6 times as much with beta2 = 0.999). Defaults as
+    Keras 3: eta = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-7.
+
+    As in Keras, eta, beta1 and beta2 enter eta_t rounded to float32 (Keras keeps eta in
+    a float32 variable, and casts the betas through float32): with float64 weights that
+    moves eta_t by about 1e-5 relative, and this class then matches Keras to rounding.
+    """
+
+    name = "keras_adam"
+
+    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7):
+        super().__init__(params, lr, beta1, beta2, eps)
+
+    def hyper(self, dtype):
+        """The kernel's constants at step t, in ``dtype``:
+        (eta_t, b1, 1 - b1, b2, 1 - b2, eps, tiny), eta_t = eta sqrt(1 - b2^t) / (1 - b1^t)."""
+        eta, b1, b2 = (float(np.float32(h)) for h in (self.lr, self.beta1, self.beta2))
+        eta_t = eta * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)       # Keras's rounding
+        cast = np.dtype(dtype).type
+        return tuple(cast(h) for h in (eta_t, self.beta1, 1 - self.beta1, self.beta2,
+                                       1 - self.beta2, self.eps, np.finfo(cast).tiny))
+
+    def _update(self, k, w, g, slots, cast):
+        k.keras_adam_step(w, g, slots["m"], slots["v"], self.hyper(cast))
+
+
+class KerasRMSProp(RMSProp):
+    """RMSProp as Keras computes it (``keras.optimizers.RMSprop``), eps under the root.
+
+    s <- rho s + (1 - rho) (dE/dW)^2;   W <- W - eta dE/dW / sqrt(s + eps)
+
+    Defaults as Keras 3: eta = 0.001, rho = 0.9, eps = 1e-7 (Keras's momentum and
+    centered variants are not offered). Beside ``RMSProp``: for the first step with
+    g = 1e-4, sqrt(s) = 3.2e-5, so Keras divides by 3.2e-4 and RMSProp by 3.2e-5,
+    a step 10 times as large. As in Keras, eta is rounded to float32 (Keras keeps it in
+    a float32 variable), also for float64 weights.
+    """
+
+    name = "keras_rmsprop"
+
+    def _update(self, k, w, g, slots, cast):
+        hyper = (float(np.float32(self.lr)), self.rho, 1 - self.rho, self.eps, np.finfo(cast).tiny)
+        k.keras_rmsprop_step(w, g, slots["s"], tuple(cast(h) for h in hyper))
+
+
 OPTIMIZERS = {
     "sgd": SGD,
     "momentum": partial(SGD, momentum=0.9),
     "nesterov": partial(SGD, momentum=0.9, nesterov=True),
     "rmsprop": RMSProp,
+    "keras_rmsprop": KerasRMSProp,
     "adagrad": Adagrad,
     "adam": Adam,
+    "keras_adam": KerasAdam,
 }
 
 

@@ -1,20 +1,18 @@
-"""Training: the fit loop, evaluation, history, checkpoints and interruption.
+"""The CLI's training run: ``fit.Loop`` with a run folder, resume and interruption.
 
-One training step is the whole derivation, in order:
+``fit`` builds the configured network and runs the library's one training loop
+(``Loop`` of fit.py: forward, E, the delta rule, the optimizer step, per batch) with
+one callback, ``_RunFolder``, that evaluates the test set after each epoch (and every
+``eval_every`` steps), prints one line per epoch, and keeps a run folder:
 
-    O = model.forward(x)                  forward pass, each layer caching what it needs
-    E = loss.forward(O, y)                E and dE/dO (for softmax CE: (p - t) / B)
-    model.backward(loss)                  delta rule down the stack: delta, dW, db
-                                          (the output delta fused where it collapses)
-    optimizer.step(model.grads)           W <- update(W, dE/dW)
-
-``fit`` runs epochs of shuffled minibatches, evaluates the test set after each epoch (and
-every ``eval_every`` steps), prints one line per epoch, and keeps a run folder:
-
-    history.json      one record per epoch, the configuration and the library version
+    history.json      one record per epoch, the configuration, the layer sizes, the data
+                      (its --data folder, class names) and the library version
     checkpoint.npz    weights, optimizer state, epoch, step and RNG state (after every
                       epoch, and on Ctrl-C or SIGTERM), written atomically
     model.npz         the final weights (``Sequential.load``)
+
+``read_history``, ``load_run_model``, ``recorded_data_folder`` and ``draw_figures`` read a
+run back for ``backprop evaluate`` and ``backprop plot``.
 
 A checkpoint taken mid-epoch stores the generator state from the start of that epoch and
 the number of batches done, so ``resume`` replays the same order and skips what was done:
@@ -24,8 +22,7 @@ import json
 import math
 import os
 import signal
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from tqdm import tqdm
@@ -33,7 +30,10 @@ from tqdm import tqdm
 from . import __version__, kernels
 from .activations import HIDDEN_ACTIVATIONS
 from .data import Batches
+from .fit import EVAL_BATCH, Callback, Loop, Position, TrainingError, evaluate_batches
+from .fit import train_step  # noqa: F401  the step the run calls, looked up here each step
 from .io import SignalFlag, load_npz, lock_run_folder, remove_temporaries, save_npz, write_json
+from .layers import INITIALIZERS
 from .losses import get_loss
 from .model import Sequential, check_format
 from .optim import OPTIMIZERS, get_optimizer
@@ -43,14 +43,9 @@ HISTORY = "history.json"
 MODEL = "model.npz"
 CHECKPOINT_FORMAT = "backprop.checkpoint"
 CHECKPOINT_VERSION = 2  # 2: the optimizer's state is one flat slot per rule, like theta
-EVAL_BATCH = 1000
 # --loss: the loss (a name in losses.LOSSES) and the output activation it comes with
 TRAIN_LOSSES = {"ce": ("ce", None),              # logits, softmax cross-entropy
                 "mse": ("mse", "softmax")}       # softmax outputs, 1/2 sum (O - t)^2
-
-
-class TrainingError(RuntimeError):
-    """Training stopped: it diverged (NaN or Inf) or a checkpoint does not fit the run."""
 
 
 class Interrupted(Exception):
@@ -75,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 0
     dtype: str = "float32"
+    init: str = None  # a name in layers.INITIALIZERS; None: he_normal for ReLU, else glorot_uniform
 
     def __post_init__(self):
         for name in ("optimizer", "activation", "loss"):  # names are case-insensitive
@@ -102,6 +98,8 @@ class TrainConfig:
             (self.eval_every >= 0, f"eval-every must be >= 0 steps, got {self.eval_every}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.dtype in ("float32", "float64"), f"dtype must be float32 or float64, got {self.dtype}"),
+            (self.init is None or self.init in INITIALIZERS,
+             f"unknown init {self.init!r}; expected one of: {', '.join(INITIALIZERS)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -131,47 +129,22 @@ def build(config, n_in=784, n_out=10):
     """
     loss_name, output = TRAIN_LOSSES[config.loss]
     model = Sequential.mlp(config.sizes(n_in, n_out), activation=config.activation,
-                           output_activation=output, rng=config.seed, dtype=config.dtype)
+                           output_activation=output, rng=config.seed, dtype=config.dtype,
+                           init=config.init)
     loss = get_loss(loss_name)
     optimizer = get_optimizer(config.optimizer, model.params, lr=config.lr)
     return model, loss, optimizer
 
 
-def train_step(model, loss, optimizer, x, y):
-    """One step of gradient descent on the batch (x, y); returns E before the update.
-
-    O = forward(x);  E = loss(O, y);  backward(dE/dO);  W <- optimizer(W, dE/dW).
-    Returns (E, O) without updating anything when E is not finite, so the caller can
-    stop with the weights of the last good step.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is returned
-        out = model.forward(x)
-        E = loss.forward(out, y)
-    if math.isfinite(E):
-        model.backward(loss)  # the delta rule; a fused output delta where one exists
-        optimizer.step(model.grads)
-    return E, out
-
-
 def evaluate(model, loss, images, labels, batch_size=EVAL_BATCH):
-    """Mean loss, accuracy and predicted classes of ``model`` on uint8 images.
+    """Mean loss, accuracy and predicted classes of ``model`` on uint8 images (or float
+    features) with class labels: {"loss", "accuracy", "predictions"}.
 
-    Uses the caching-free forward pass in batches, so it never disturbs training state.
-    A model whose weights hold NaN or Inf is refused: its outputs mean nothing.
+    The caching-free forward pass in batches (``fit.evaluate_batches``); a model whose
+    weights hold NaN or Inf is refused.
     """
-    bad = [name for name, p in model.named_params().items() if not np.all(np.isfinite(p))]
-    if bad:
-        raise ValueError(f"the model's weights hold NaN or Inf (in {', '.join(bad)}): its "
-                         f"outputs mean nothing")
     batches = Batches(images, labels, batch_size, shuffle=False, dtype=model.dtype)
-    total, predictions, start = 0.0, np.empty(len(labels), np.int64), 0
-    for x, y in batches:
-        out = model.predict(x)
-        total += loss.forward(out, y) * len(y)
-        predictions[start:start + len(y)] = np.argmax(out, axis=1)
-        start += len(y)
-    accuracy = float(np.mean(predictions == np.asarray(labels)))
-    return {"loss": total / len(labels), "accuracy": accuracy, "predictions": predictions}
+    return evaluate_batches(model, loss, batches, predictions=True)
 
 
 def confusion_matrix(y_true, y_pred, n_classes=10):
@@ -182,45 +155,18 @@ def confusion_matrix(y_true, y_pred, n_classes=10):
 
 
 @dataclass
-class _Position:
-    """Where a run is: completed epochs, batches done in the current one, global step,
-    and the running sums of the current epoch (so its train loss survives a resume)."""
+class _Position(Position):
+    """A run's ``fit.Position`` and the generator state at the start of its current epoch
+    (what a checkpoint stores, so a resumed epoch replays the same order)."""
 
-    epoch: int = 0
-    step_in_epoch: int = 0
-    global_step: int = 0
-    loss_sum: float = 0.0
-    correct: int = 0
-    seen: int = 0
-    rng_state: str = ""  # generator state at the start of the current epoch
-    history: dict = field(default_factory=dict)
-
-
-def _where_nonfinite(model, x):
-    """Name the first place a NaN or an Inf appears: a parameter or gradient, else the
-    first layer whose output overflows for the batch x."""
-    bad = [f"{name}{i}" for i, layer in enumerate(model.layers, start=1)
-           for name, a in (("W", layer.W), ("b", layer.b), ("dW", layer.dW), ("db", layer.db))
-           if not np.all(np.isfinite(a))]
-    if bad:
-        return f"non-finite values in {', '.join(bad)}"
-    if not np.all(np.isfinite(x)):
-        return "the input batch holds NaN or Inf"
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i, layer in enumerate(model.layers, start=1):
-            x = layer.predict(x)
-            if not np.all(np.isfinite(x)):
-                return (f"the output of layer {i} overflowed (largest |W{i}| = "
-                        f"{float(np.max(np.abs(layer.W))):.3g})")
-    return "the loss overflowed"
+    rng_state: str = ""
 
 
 def save_checkpoint(path, config, model, optimizer, position):
     arrays = {"format": np.array(CHECKPOINT_FORMAT), "format_version": np.array(CHECKPOINT_VERSION),
               "config": np.array(json.dumps(config.to_dict())),
               "version": np.array(__version__),
-              "position": np.array(json.dumps({k: v for k, v in asdict(position).items()
-                                               if k != "history"}))}
+              "position": np.array(json.dumps(asdict(position)))}
     arrays.update({f"model.{k}": v for k, v in model.state_arrays().items()})
     arrays.update({f"optim.{k}": v for k, v in optimizer.state_arrays().items()})
     save_npz(path, arrays)
@@ -266,6 +212,23 @@ def _check_position(position):
         raise ValueError("its position has no generator state")
 
 
+def read_history(out_dir):
+    """The history.json of the run in ``out_dir`` (FileNotFoundError if there is none;
+    ValueError naming the file if it is not a JSON object)."""
+    path = os.path.join(out_dir, HISTORY)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{out_dir} holds no {HISTORY}; train first with: backprop "
+                                f"train --out {out_dir}")
+    with open(path) as f:
+        try:
+            history = json.load(f)
+        except ValueError as error:
+            raise ValueError(f"{path} is damaged ({error})") from None
+    if not isinstance(history, dict):
+        raise ValueError(f"{path} is damaged (not a JSON object)")
+    return history
+
+
 def _earlier_records(out_dir, position):
     """The epoch and evaluation records of history.json up to ``position`` (history.json
     may be one record ahead of the checkpoint); none if there is no history.json."""
@@ -282,6 +245,65 @@ def _earlier_records(out_dir, position):
         raise TrainingError(f"{path} is damaged ({reason}); repair it, or remove it to "
                             f"resume without the records of the earlier epochs") from None
     return epochs, evaluations
+
+
+def recorded_data_folder(path):
+    """The ``--data`` folder the run at ``path`` (its folder, or a file in it) was trained
+    on, as its history.json records it; None for Fashion-MNIST's usual places, or when
+    there is no readable history.json."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    try:
+        return read_history(folder).get("data", {}).get("folder")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def load_run_model(path):
+    """The model of a run: ``path`` is a run folder (its model.npz, else its
+    checkpoint.npz) or one of those files. FileNotFoundError if the folder holds neither."""
+    if os.path.isfile(path):  # a model.npz or checkpoint.npz named directly
+        arrays = load_npz(path)
+        if str(arrays.get("format", "")) == CHECKPOINT_FORMAT:
+            return checkpoint_model(arrays, path)
+        return Sequential.from_arrays(arrays, source=path)
+    model_path, checkpoint_path = os.path.join(path, MODEL), os.path.join(path, CHECKPOINT)
+    if os.path.exists(model_path):
+        return Sequential.load(model_path)
+    if os.path.exists(checkpoint_path):
+        return checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
+    raise FileNotFoundError(f"{path} holds no {MODEL} or {CHECKPOINT}; train first with: "
+                            f"backprop train --out {path}")
+
+
+def run_loss(model):
+    """The loss ``backprop train`` pairs with the model's output activation (see
+    ``TRAIN_LOSSES``): softmax cross-entropy for logits, the half-sum MSE for softmax
+    outputs (on one-hot targets), and the half-sum MSE for any other output."""
+    output = getattr(model.layers[-1].activation, "name", None)
+    for loss_name, activation in TRAIN_LOSSES.values():
+        if (activation or "identity") == output:
+            return get_loss(loss_name)
+    return get_loss("mse")
+
+
+def draw_figures(files, history, model=None, test=None, class_names=None):
+    """Draw a run's figures, ``files`` = {name in plots.FIGURES: file to write}:
+    "curves.png" from the history; "confusion.png" (C[true, predicted]) and
+    "samples.png" from the model's predicted classes (argmax O) on test = (x_test,
+    y_test), with one name per class. Returns the paths written."""
+    from . import plots
+
+    paths = [plots.plot_curves(files["curves.png"], history)] if "curves.png" in files else []
+    if files.keys() - {"curves.png"}:
+        x_test, y_test = test
+        predictions = evaluate(model, run_loss(model), x_test, y_test)["predictions"]
+        if "confusion.png" in files:
+            C = confusion_matrix(y_test, predictions, len(class_names))
+            paths.append(plots.plot_confusion(files["confusion.png"], C, class_names))
+        if "samples.png" in files:
+            paths.append(plots.plot_samples(files["samples.png"], x_test, y_test, predictions,
+                                            class_names))
+    return paths
 
 
 def checkpoint_config(path):
@@ -343,7 +365,7 @@ def prepare_out_dir(out_dir):
 
 
 def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None,
-        n_classes=10):
+        n_classes=10, about_data=None):
     """Train ``config`` on ``data`` = ((x_train, y_train), (x_test, y_test)) (uint8 images).
 
     Parameters
@@ -360,6 +382,9 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         Called as ``on_epoch(record, model)`` after each epoch.
     n_classes : int
         Output units (10 for Fashion-MNIST); every label must be below it.
+    about_data : dict, optional
+        What the data is (the CLI's: folder, class names, verified), kept in
+        history.json as "data" so ``backprop plot`` finds it again.
 
     Returns
     -------
@@ -372,13 +397,13 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         Another process is training into ``out_dir`` (an OSError naming the folder).
     """
     if not out_dir:
-        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes)
+        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
     prepare_out_dir(out_dir)
     with lock_run_folder(out_dir):  # held to the last write: no two runs share a folder
-        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes)
+        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
 
 
-def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes):
+def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data):
     """``fit``'s training; the caller holds ``out_dir``'s lock if there is one."""
     (x_train, y_train), (x_test, y_test) = data
     if x_test.shape[1:] != x_train.shape[1:]:
@@ -398,7 +423,8 @@ def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes):
         say(f"batch size {config.batch_size} is more than the {len(x_train)} training samples: "
             f"every step uses all of them")
     history = {"version": __version__, "backend": kernels.backend_name(),
-               "config": config.to_dict(), "epochs": [], "evaluations": []}
+               "config": config.to_dict(), "sizes": config.sizes(n_in, n_out),
+               "data": about_data or {}, "epochs": [], "evaluations": []}
     position = _Position(rng_state=batches.get_state())
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
@@ -419,66 +445,32 @@ def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes):
             say(f"resuming {out_dir} at epoch {position.epoch + 1}, step "
                 f"{position.step_in_epoch} of {len(batches)}")
 
-    def save_state():
-        """history.json first, then the checkpoint: a kill between the two leaves a
-        history one record ahead of the checkpoint, which resume trims, never behind."""
-        if out_dir:
-            _write_history(out_dir, history)
-            save_checkpoint(checkpoint_path, config, model, optimizer, position)
-
+    batches.set_state(position.rng_state)  # where the current epoch's order is drawn
+    test = Batches(x_test, y_test, EVAL_BATCH, shuffle=False, dtype=model.dtype)
+    run = _RunFolder(config, out_dir, history, batches, test, say, on_epoch)
+    # the step is train.train_step, looked up at each call: a wrapper put there (tests,
+    # benchmarks/startup.py) is the one that runs
+    loop = Loop(model, loss, optimizer, batches, config.epochs, validation=test,
+                callbacks=[run], verbose=0 if quiet else 1, position=position,
+                step=lambda *args: train_step(*args))
     with SignalFlag() as stop:
-        while position.epoch < config.epochs:
-            epoch = position.epoch + 1
-            batches.set_state(position.rng_state)
-            order = batches.order()
-            next_epoch_state = batches.get_state()
-            started = time.perf_counter()
-            with tqdm(total=len(batches), initial=position.step_in_epoch, unit="batch",
-                      desc=f"epoch {epoch}/{config.epochs}", disable=quiet) as bar:
-                for x, y in batches.epoch(order, start=position.step_in_epoch):
-                    E, out = train_step(model, loss, optimizer, x, y)
-                    if not math.isfinite(E):
-                        raise TrainingError(_diverged_message(model, x, E, epoch, position,
-                                                              checkpoint_path))
-                    position.step_in_epoch += 1
-                    position.global_step += 1
-                    position.loss_sum += E * len(y)
-                    position.correct += int(np.count_nonzero(np.argmax(out, axis=1) == y))
-                    position.seen += len(y)
-                    bar.set_postfix(loss=position.loss_sum / position.seen, refresh=False)
-                    bar.update(1)  # redraws at most every 0.1 s
-                    if config.eval_every and position.global_step % config.eval_every == 0:
-                        result = evaluate(model, loss, x_test, y_test)
-                        history["evaluations"].append(
-                            {"step": position.global_step, "epoch": epoch,
-                             "test_loss": result["loss"], "test_accuracy": result["accuracy"]})
-                        with tqdm.external_write_mode():  # clear the bar, say, redraw it
-                            say(f"step {position.global_step}: test loss "
-                                f"{result['loss']:.4f}, test accuracy {result['accuracy']:.4f}")
-                    if stop.signum is not None:
-                        save_state()
-                        name = signal.Signals(stop.signum).name
-                        where = (f"checkpoint saved to {checkpoint_path}; resume with: backprop "
-                                 f"train --out {out_dir} --resume" if checkpoint_path
-                                 else "no --out folder, so nothing was saved")
-                        raise Interrupted(f"{name}: stopped at epoch {epoch}, step "
-                                          f"{position.step_in_epoch} of {len(batches)}; {where}",
-                                          stop.signum)
-            seconds = time.perf_counter() - started
-            result = evaluate(model, loss, x_test, y_test)
-            record = {"epoch": epoch, "train_loss": position.loss_sum / max(position.seen, 1),
-                      "train_accuracy": position.correct / max(position.seen, 1),
-                      "test_loss": result["loss"], "test_accuracy": result["accuracy"],
-                      "seconds": seconds, "steps": position.global_step}
-            history["epochs"].append(record)
-            position = _Position(epoch=epoch, global_step=position.global_step,
-                                 rng_state=next_epoch_state)
-            save_state()
-            say(f"epoch {epoch:>3}/{config.epochs}  train loss {record['train_loss']:.4f}  "
-                f"train acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f}  "
-                f"test acc {record['test_accuracy']:.4f}  {seconds:.2f}s")
-            if on_epoch is not None:
-                on_epoch(record, model)
+        run.stop = stop
+        try:
+            loop.run()
+        except TrainingError as error:  # diverged: the weights are the last good step's
+            if checkpoint_path and os.path.exists(checkpoint_path):
+                raise TrainingError(f"{error}; the last good checkpoint is "
+                                    f"{checkpoint_path}") from None
+            raise
+        if loop.stop_training:  # a signal: save where the run is, say how to go on
+            run.save_state()
+            name = signal.Signals(stop.signum).name
+            where = (f"checkpoint saved to {checkpoint_path}; resume with: backprop "
+                     f"train --out {out_dir} --resume" if checkpoint_path
+                     else "no --out folder, so nothing was saved")
+            raise Interrupted(f"{name}: stopped at epoch {position.epoch + 1}, step "
+                              f"{position.step_in_epoch} of {len(batches)}; {where}",
+                              stop.signum)
 
     if history["epochs"]:
         accuracies = [r["test_accuracy"] for r in history["epochs"]]
@@ -493,11 +485,54 @@ def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes):
     return model, history
 
 
-def _diverged_message(model, x, E, epoch, position, checkpoint_path):
-    where = _where_nonfinite(model, x)
-    advice = ("check the data" if where.startswith("the input batch")
-              else "try a smaller learning rate")
-    kept = (f"; the last good checkpoint is {checkpoint_path}"
-            if checkpoint_path and os.path.exists(checkpoint_path) else "")
-    return (f"training diverged at epoch {epoch}, step {position.step_in_epoch + 1}: loss is {E} "
-            f"({where}); {advice}{kept}")
+class _RunFolder(Callback):
+    """What ``backprop train`` adds to the loop: the records of history.json, a
+    checkpoint after every epoch, test evaluations every ``eval_every`` steps, the epoch
+    line, and a stop at the next step boundary when SIGINT or SIGTERM arrives
+    (``self.stop``, an ``io.SignalFlag``)."""
+
+    def __init__(self, config, out_dir, history, batches, test, say, on_epoch):
+        self.config, self.out_dir, self.history = config, out_dir, history
+        self.batches, self.test, self.say, self.on_epoch = batches, test, say, on_epoch
+        self.stop = None
+
+    def save_state(self):
+        """history.json first, then the checkpoint: a kill between the two leaves a
+        history one record ahead of the checkpoint, which resume trims, never behind."""
+        if self.out_dir:
+            loop = self.loop
+            _write_history(self.out_dir, self.history)
+            save_checkpoint(os.path.join(self.out_dir, CHECKPOINT), self.config, loop.model,
+                            loop.optimizer, loop.position)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.loop.position.rng_state = self.batches.get_state()  # before the order is drawn
+
+    def on_train_batch_end(self, batch, logs=None):
+        position, every = self.loop.position, self.config.eval_every
+        if every and position.global_step % every == 0:
+            result = evaluate_batches(self.loop.model, self.loop.loss, self.test)
+            self.history["evaluations"].append(
+                {"step": position.global_step, "epoch": position.epoch + 1,
+                 "test_loss": result["loss"], "test_accuracy": result["accuracy"]})
+            with tqdm.external_write_mode():  # clear the bar, say, redraw it
+                self.say(f"step {position.global_step}: test loss {result['loss']:.4f}, "
+                         f"test accuracy {result['accuracy']:.4f}")
+        if self.stop is not None and self.stop.signum is not None:
+            self.loop.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        position = self.loop.position
+        record = {"epoch": epoch + 1, "train_loss": logs["loss"],
+                  "train_accuracy": logs["accuracy"], "test_loss": logs["val_loss"],
+                  "test_accuracy": logs["val_accuracy"], "seconds": logs["seconds"],
+                  "steps": position.global_step}
+        self.history["epochs"].append(record)
+        position.rng_state = self.batches.get_state()  # the next epoch draws from here
+        self.save_state()
+        self.say(f"epoch {epoch + 1:>3}/{self.config.epochs}  train loss "
+                 f"{record['train_loss']:.4f}  train acc {record['train_accuracy']:.4f}  "
+                 f"test loss {record['test_loss']:.4f}  test acc "
+                 f"{record['test_accuracy']:.4f}  {record['seconds']:.2f}s")
+        if self.on_epoch is not None:
+            self.on_epoch(record, self.loop.model)

@@ -99,6 +99,9 @@ OPS = {
                                  [(2, 3, 4)], ["any"]),
     "reduce_mean axis": (lambda a: bp.reduce_mean(a, axis=-1), [(3, 4)], ["any"]),
     "reduce_max axis": (lambda a: bp.reduce_max(a, axis=1), [(3, 4)], ["distinct"]),
+    "reduce_min": (lambda a: autodiff.reduce_min(a, axis=0), [(3, 4)], ["distinct"]),
+    "expand_dims": (lambda a: autodiff.expand_dims(a, 1) * a[:, None, :], [(2, 3)], ["any"]),
+    "squeeze": (lambda a: autodiff.squeeze(a, axis=1) ** 2, [(2, 1, 3)], ["any"]),
     "exp": (bp.exp, [(3, 2)], ["any"]),
     "log": (bp.log, [(3, 2)], ["pos"]),
     "log1p": (autodiff.log1p, [(4,)], ["pos"]),
@@ -129,6 +132,8 @@ OPS = {
     "softmax axis 0": (lambda a: nn.softmax(a, axis=0), [(3, 4)], ["any"]),
     "log_softmax": (nn.log_softmax, [(3, 4)], ["any"]),
     "mse": (lambda t, p: nn.mse(t, p), [(3, 4), (3, 4)], ["any", "any"]),
+    "mse y (B,) pred (B, 1)": (lambda t, p: nn.mse(t, p), [(5,), (5, 1)], ["any", "any"]),
+    "mse y (B, 1) pred (B,)": (lambda t, p: nn.mse(t, p), [(5, 1), (5,)], ["any", "any"]),
     "categorical_crossentropy probs": (
         lambda t, p: nn.categorical_crossentropy(nn.softmax(t), p), [(3, 4), (3, 4)],
         ["any", "pos"]),
@@ -185,7 +190,8 @@ def test_op_gradient_matches_central_differences(name):
 # ops for second derivatives. E = sum(W * out^3) is not linear in any input, so every
 # op's VJP is itself differentiated: the Hessian block d2E/dx_i dx_j from nested tapes is
 # checked against numeric differences of the tape's own first derivative dE/dx_i.
-SECOND_ORDER = ["add broadcast", "mul broadcast", "div broadcast", "pow int exponent",
+SECOND_ORDER = ["add broadcast", "mul broadcast", "reduce_min", "expand_dims", "squeeze",
+                "mse y (B,) pred (B, 1)", "div broadcast", "pow int exponent",
                 "pow tensor exponent", "matmul 2d", "matmul matrix vector",
                 "getitem repeated fancy", "getitem slices", "reduce_mean axis",
                 "reduce_max axis", "transpose perm", "stack axis 1", "concat", "exp", "log",

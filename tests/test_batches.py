@@ -1,4 +1,5 @@
-"""Batches, scale_images, one_hot: exact values, seeded orders, resumable state."""
+"""Batches, scale_images, one_hot: exact values, seeded orders, resumable state; uint8
+images or float features, class labels or real-valued targets."""
 import numpy as np
 import pytest
 
@@ -118,28 +119,33 @@ def test_state_save_restore_reproduces_the_next_epoch(tmp_path):
 def test_buffer_is_reused_and_no_float_copy_of_the_data():
     images, labels = data()
     batches = Batches(images, labels, batch_size=10)
-    assert np.shares_memory(batches.images, images)  # (N, D) view of the uint8 data
+    assert np.shares_memory(batches.x, images)  # (N, D) view of the uint8 data
     first = [x for x, _ in batches]
     assert all(np.shares_memory(x, first[0]) for x in first)
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(images=np.zeros((4, 3), np.float32)), "uint8"),
-    (dict(images=[[1, 2]]), "uint8"),
-    (dict(images=np.zeros(4, np.uint8)), r"shape \(N, ...\)"),
-    (dict(images=np.zeros((0, 3), np.uint8), labels=np.zeros(0, int)), "N >= 1"),
-    (dict(images=np.zeros((4, 6), np.uint8)[:, ::2]), "C-contiguous"),
-    (dict(labels=np.zeros(3, int)), r"one label per image \(4\), got 3"),
-    (dict(labels=np.array([0, 1, -1, 2])), "labels must be >= 0"),
-    (dict(labels=np.array([0, 1, 10, 2]), n_classes=10), r"labels must be 0..9"),
-    (dict(labels=np.zeros(4, np.float32)), "integer"),
+    (dict(x=np.zeros((4, 3), np.int32)), "uint8 images .* or of float features, got int32"),
+    (dict(x=[[1, 2]]), "uint8"),
+    (dict(x=np.zeros(4, np.uint8)), r"shape \(N, ...\)"),
+    (dict(x=np.zeros(4, np.float32)), r"shape \(N, ...\)"),
+    (dict(x=np.zeros((0, 3), np.uint8), y=np.zeros(0, int)), "N >= 1"),
+    (dict(x=np.zeros((4, 6), np.uint8)[:, ::2]), "C-contiguous"),
+    (dict(x=np.zeros((4, 6))[:, ::2]), "C-contiguous"),
+    (dict(x=np.array([[0.0], [1.0], [np.inf], [2.0]])), r"x holds NaN or Inf \(first in row 2\)"),
+    (dict(y=np.zeros(3, int)), r"one label per image \(4\), got 3"),
+    (dict(y=np.array([0, 1, -1, 2])), "labels must be >= 0"),
+    (dict(y=np.array([0, 1, 10, 2]), n_classes=10), r"labels must be 0..9"),
+    (dict(y=np.array(["a", "b", "c", "d"])), "numeric values, got dtype <U1"),
+    (dict(y=np.zeros((4, 2, 1))), r"shape \(4,\) or \(4, K\)"),
+    (dict(y=np.zeros((3, 2))), r"shape \(4,\) or \(4, K\)"),
     (dict(batch_size=0), "batch_size"),
     (dict(batch_size=2.5), "batch_size"),
     (dict(batch_size=5, drop_last=True), "no batch"),
     (dict(dtype=np.float16), "float32 or float64"),
 ])
 def test_bad_inputs(kwargs, message):
-    args = dict(images=np.zeros((4, 3), np.uint8), labels=np.zeros(4, int), batch_size=2)
+    args = dict(x=np.zeros((4, 3), np.uint8), y=np.zeros(4, int), batch_size=2)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         Batches(**args)
@@ -161,3 +167,45 @@ def test_scale_images_and_one_hot():
         one_hot(np.array([3]), 3)
     with pytest.raises(ValueError, match="n_classes"):
         one_hot(np.array([0]), 0)
+
+
+# ------------------------------------------------- float features, real-valued targets
+
+def features(n=23, d=3, dtype=np.float64, seed=2):
+    """Float rows whose first column is the sample index, so order can be read back."""
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(dtype)
+    x[:, 0] = np.arange(n)
+    return x
+
+
+@pytest.mark.parametrize("x_dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_features_are_gathered_and_cast_to_the_dtype(backend, x_dtype, dtype):
+    x = features(dtype=x_dtype)
+    labels = np.arange(23) % 4
+    batches = Batches(x, labels, batch_size=5, seed=1, dtype=dtype)
+    assert len(batches) == 5 and batches.class_labels
+    got_x, got_y = run_epoch(batches)
+    assert got_x.dtype == dtype and got_y.dtype == np.int64
+    order = got_x[:, 0].astype(int)
+    assert sorted(order) == list(range(23)) and not np.array_equal(order, np.arange(23))
+    assert np.array_equal(got_x, x[order].astype(dtype))  # exactly the rows, cast
+    np.testing.assert_array_equal(got_y, labels[order])
+    if x_dtype == dtype:
+        assert np.shares_memory(batches.x, x)  # kept: a view, no copy
+
+
+@pytest.mark.parametrize("shape", [(23,), (23, 2)])
+def test_real_valued_targets_follow_their_rows(shape):
+    x = features()
+    t = np.random.default_rng(5).normal(size=shape)             # float64 targets
+    batches = Batches(x, t, batch_size=4, seed=3, dtype=np.float32)
+    assert not batches.class_labels
+    got_x, got_t = run_epoch(batches)
+    assert got_t.dtype == np.float32 and got_t.shape == shape
+    order = got_x[:, 0].astype(int)
+    np.testing.assert_array_equal(got_t, t[order].astype(np.float32))
+    # integer targets of shape (N, K), e.g. one-hot rows, are real values too
+    onehot = np.eye(3, dtype=np.int64)[np.arange(23) % 3]
+    _, got = run_epoch(Batches(x, onehot, batch_size=23, shuffle=False, dtype=np.float64))
+    assert got.dtype == np.float64 and np.array_equal(got, onehot)

@@ -760,10 +760,16 @@ def test_same_seed_gives_bit_identical_weights_after_50_steps(backend, fashion):
 # =================================================================== bad input, the API
 
 def test_float_images_with_nan_are_refused_by_batches_and_scale_images():
-    images = np.full((10, 28, 28), np.nan, np.float32)
+    images = np.zeros((10, 28, 28), np.float32)
+    images[7, 3, 4] = np.nan
     labels = np.zeros(10, np.uint8)
-    with pytest.raises(ValueError, match="images must be a uint8 numpy array.*got float32"):
+    with pytest.raises(ValueError, match=r"x holds NaN or Inf \(first in row 7\)"):
         Batches(images, labels, 5)
+    images[7, 3, 4] = np.inf
+    with pytest.raises(ValueError, match=r"x holds NaN or Inf \(first in row 7\)"):
+        Batches(images, labels, 5)
+    with pytest.raises(ValueError, match=r"the targets hold NaN or Inf \(first in row 2\)"):
+        Batches(np.zeros((4, 2)), np.array([0.0, 1, np.nan, 3]), 2)
     with pytest.raises(ValueError, match="scale_images expects uint8 pixels.*got float32"):
         scale_images(images)
 
@@ -776,8 +782,8 @@ def test_labels_out_of_range_wrong_length_or_dtype():
         Batches(images, np.array([0, 1, 2, -1]), 2, n_classes=10)
     with pytest.raises(ValueError, match=r"expected one label per image \(4\), got 3"):
         Batches(images, np.array([0, 1, 2]), 2)
-    with pytest.raises(ValueError, match="labels must be a 1-D integer array, got float64"):
-        Batches(images, np.array([0.0, 1, 2, 3]), 2)
+    with pytest.raises(ValueError, match=r"targets must have shape \(4,\) or \(4, K\)"):
+        Batches(images, np.array([0.0, 1, 2]), 2)  # float targets: real values, one per row
     with pytest.raises(ValueError, match="labels must be 0..2"):
         one_hot([0, 3], 3)
     loss = backprop.SoftmaxCrossEntropy()

@@ -1,6 +1,8 @@
 """The delta rule against central differences (float64, relative error < 1e-6):
 one layer against a random upstream gradient, and whole 3- and 4-layer networks over
-their flattened parameters, for every activation x loss pair. Also: the checker can fail.
+their flattened parameters, for every activation x loss pair. Also: the checker can fail;
+any function f(x) against its df or the tape's gradient; the elementwise verdict; the
+words for a trivial pass and for a failure at a ReLU kink; bp.gradcheck.three_way.
 
 ReLU kinks: the central difference is wrong within h of z = 0, so every check asserts
 that the closest ReLU net input is over 1000 h away (the report's kink_margin).
@@ -10,7 +12,7 @@ import pytest
 
 import backprop as bp
 from backprop.gradcheck import (OUTPUT_ACTIVATIONS, check_layer, check_model, check_problem,
-                                keep_away_from_kinks, three_way)
+                                compare, keep_away_from_kinks, three_way)
 
 BOUND = 1e-6
 H = 1e-6
@@ -167,3 +169,122 @@ def test_cli_gradcheck_seed_must_be_a_whole_number_at_least_0(capsys):
         main(["gradcheck", "--seed", "-1"])
     assert stop.value.code == 2
     assert "argument --seed: expected a number >= 0, got -1" in capsys.readouterr().err
+
+
+# ------------------------------------------------ any function; the elementwise verdict; words
+
+
+def test_any_function_against_its_hand_written_gradient():
+    """Himmelblau's f with its gradient derived by hand (backprop.functions), and the
+    same gradient with one term dropped (df/dy without 4y v), which is caught."""
+    from backprop.functions import himmelblau, himmelblau_gradient
+    for point in ([1.0, 2.0], [-3.0, 0.5], [3.5, -1.8]):
+        report = bp.gradcheck(himmelblau, point, himmelblau_gradient)
+        assert report.ok and report.max_error < 1e-9, str(report)
+        assert [c.name for c in report.checks] == ["df/dx"]
+        np.testing.assert_allclose(report.checks[0].analytic,
+                                   himmelblau_gradient(point)[report.checks[0].worst_index],
+                                   rtol=0)
+
+    def wrong(p):
+        x, y = p
+        u, v = x ** 2 + y - 11, x + y ** 2 - 7
+        return np.array([4 * x * u + 2 * v, 2 * u])      # df/dy lacks + 4y v
+
+    report = bp.gradcheck(himmelblau, [1.0, 2.0], wrong)
+    assert not report.ok and report.checks[0].worst_index == (1,)
+    assert report.checks[0].analytic == -16.0            # 2u at (1, 2), u = -8
+    assert report.checks[0].numeric == pytest.approx(-32.0, abs=1e-6)   # 2u + 4y v, v = -2
+    assert "FAIL" in str(report)
+
+
+def test_a_function_of_bp_operations_is_checked_against_the_tapes_gradient():
+    x = np.linspace(-1.0, 1.0, 5)
+    report = bp.gradcheck(lambda v: bp.reduce_sum(bp.exp(v) * v), x)
+    assert report.ok and report.max_error < 1e-9, str(report)
+    worst = report.checks[0].worst_index
+    assert report.checks[0].analytic == pytest.approx(((1 + x) * np.exp(x))[worst], rel=1e-14)
+    with pytest.raises(ValueError, match="write f with bp operations .* or give its gradient as df"):
+        bp.gradcheck(lambda v: float(np.sum(v ** 2)), x)
+    with pytest.raises(ValueError, match=r"f must map an array to a scalar, got shape \(5,\)"):
+        bp.gradcheck(lambda v: v ** 2, x, lambda v: 2 * v)
+    with pytest.raises(ValueError, match=r"df must return an array of x's shape \(5,\)"):
+        bp.gradcheck(lambda v: np.sum(v ** 2), x, lambda v: 2 * v[:2])
+
+
+def test_the_elementwise_verdict_fails_an_entry_that_is_all_error():
+    """a = [1, 1e-7] against n = [1, 0]: norm-wise 5e-8, under the bound, but the second
+    entry is 100% wrong: |a - n| = 1e-7 > atol + rtol |n| = 1e-8."""
+    check = compare("g", [1.0, 1e-7], [1.0, 0.0])
+    assert check.error == pytest.approx(5e-8, rel=1e-12)
+    assert (check.failures, check.size, check.worst_index) == (1, 2, (1,))
+    assert (check.analytic, check.numeric) == (1e-7, 0.0)
+    report = bp.gradcheck(lambda x: 0.5 * x[0] ** 2, [1.0, 5.0],
+                          lambda x: np.array([x[0], 1e-7]))
+    assert report.normwise_ok and not report.elementwise_ok and not report.ok
+    text = str(report)
+    assert "max relative error 5.00e-08 (bound 1e-06, h = 1e-06): ok" in text
+    assert ("elementwise |a - n| <= atol + rtol |n| (atol 1e-08, rtol 1e-03): 1 of 2 entries "
+            "fail, worst df/dx (1,): analytic 1.000000e-07, numeric 0.000000e+00: FAILED") in text
+
+
+def test_the_elementwise_tolerance_is_atol_plus_rtol_times_the_numeric_entry():
+    n = np.array([2.0, -3.0, 0.0])
+    tol = 1e-8 + 1e-3 * np.abs(n)
+    assert compare("g", n + 0.99 * tol, n).failures == 0
+    assert compare("g", n + 1.01 * tol, n).failures == 3
+    loose = compare("g", n + 1.01 * tol, n, atol=1e-5, rtol=1e-2)
+    assert loose.failures == 0
+    assert compare("g", [np.nan, 1.0], [0.0, 1.0]).failures == 1     # NaN is no agreement
+
+
+def test_a_check_that_passes_trivially_says_so(capsys):
+    """A softmax over one unit is 1 whatever its input: every gradient is exactly 0."""
+    from backprop.cli import main
+    assert main(["gradcheck", "--outputs", "1", "--loss", "ce"]) == 0
+    out = capsys.readouterr().out
+    assert "max relative error 0.00e+00" in out
+    assert ("every gradient is zero (below 1e-08) in every entry, analytic and numeric: the "
+            "check passes trivially and proves nothing about the code") in out
+    assert "the softmax of SoftmaxCrossEntropy is over one output unit" in out
+    model = bp.Sequential.mlp([3, 1], output_activation="softmax", rng=0, dtype=np.float64)
+    report = bp.gradcheck(model, bp.MSE(), np.ones((2, 3)), np.ones((2, 1)))
+    assert report.ok and report.trivial
+    assert "the output layer's softmax is over one output unit" in str(report)
+    assert main(["gradcheck"]) == 0
+    assert "trivially" not in capsys.readouterr().out       # a meaningful check says nothing
+
+
+def test_a_failure_at_a_relu_kink_blames_the_kink_and_only_kinked_layers_get_the_line():
+    """A ReLU net fed zeros: z1 = b1 = 0 exactly, where relu'(0) = 1 but the central
+    difference sees (relu(h) - relu(-h)) / 2h = 1/2."""
+    model = bp.Sequential.mlp([3, 4, 2], activation="relu", rng=0, dtype=np.float64)
+    report = bp.gradcheck(model, bp.MSE(), np.zeros((2, 3)), np.ones((2, 2)))
+    assert not report.ok and report.kink_margin == 0.0
+    failing = [c for c in report.checks if not c.elementwise_ok]
+    assert [c.name for c in failing] == ["dE/db1"]
+    assert failing[0].analytic == pytest.approx(2 * failing[0].numeric, rel=1e-5)  # 1 vs 1/2
+    text = str(report)
+    assert "closest net input to a kink: 0.00e+00, in layer 1 (relu, kink at z = 0)" in text
+    assert "so the kink, not the code, is the likely cause" in text
+    tanh = bp.Sequential.mlp([3, 4, 2], activation="tanh", rng=0, dtype=np.float64)
+    assert "kink" not in str(bp.gradcheck(tanh, bp.MSE(), np.zeros((2, 3)), np.ones((2, 2))))
+    model, loss, x, t = check_problem(activation="relu", loss="mse")
+    text = str(bp.gradcheck(model, loss, x, t))              # away from the kinks: no blame
+    assert "closest net input to a kink" in text and "likely cause" not in text
+
+
+def test_the_documented_spelling_bp_gradcheck_three_way_works():
+    """README: `backprop.gradcheck.three_way`. bp.gradcheck is the module, callable."""
+    import sys
+    import backprop
+    from backprop.gradcheck import gradcheck as function
+    assert backprop.gradcheck is sys.modules["backprop.gradcheck"]
+    assert backprop.gradcheck.three_way is three_way and backprop.gradcheck.gradcheck is function
+    report = backprop.gradcheck.three_way(*check_problem(activation="tanh", loss="mse"))
+    assert report.ok and len(report.rows) == 6
+    model, loss, x, t = check_problem(activation="tanh", loss="mse")
+    called = backprop.gradcheck(model, loss, x, t)
+    assert isinstance(called, backprop.GradcheckReport)
+    assert str(called) == str(function(model, loss, x, t))
+    assert backprop.gradcheck.__call__.__doc__ == function.__doc__

@@ -172,10 +172,13 @@ def test_optimizer_kernels(size, dtype):
     _compare("rmsprop_step", [w, g, s, tuple(c(h) for h in (0.01, 0.9, 0.1, 1e-7, np.finfo(dtype).tiny))],
              dtype)
     _compare("adagrad_step", [w, g, np.zeros_like(s), c(0.01), c(1e-10)], dtype)
-    adam = bp.Adam([w.copy()])
-    adam.t = 1
-    w_after, *_ = _compare("adam_step", [w, g, m, s, adam.hyper(dtype)], dtype)
-    assert np.all(np.isfinite(w_after))
+    _compare("keras_rmsprop_step", [w, g, s, tuple(c(h) for h in (0.01, 0.9, 0.1, 1e-7, np.finfo(dtype).tiny))],
+             dtype)
+    for make, name in [(bp.Adam, "adam_step"), (bp.KerasAdam, "keras_adam_step")]:
+        adam = make([w.copy()])
+        adam.t = 3
+        w_after, *_ = _compare(name, [w, g, m, s, adam.hyper(dtype)], dtype)
+        assert np.all(np.isfinite(w_after))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -262,7 +265,9 @@ def test_decaying_optimizer_state_is_flushed_instead_of_going_subnormal(dtype, b
     subnormal = np.full(3, tiny / 4, dtype)
     assert np.all((subnormal > 0) & (subnormal < tiny))
     for make, slots in [(lambda w: bp.Adam([w]), ("m", "v")),
+                        (lambda w: bp.KerasAdam([w]), ("m", "v")),
                         (lambda w: bp.RMSProp([w]), ("s",)),
+                        (lambda w: bp.KerasRMSProp([w]), ("s",)),
                         (lambda w: bp.SGD([w], lr=0.1, momentum=0.5), ("velocity",))]:
         w = np.zeros(3, dtype)
         opt = make(w)

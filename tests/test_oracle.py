@@ -24,6 +24,8 @@ is a convention: 1 here, 0 in TensorFlow/PyTorch). The inputs are therefore draw
 every hidden net input satisfies |z| >= 0.05, far more than any rounding error; the value
 at exactly 0 is tested on its own (test_relu_derivative_at_zero_is_one).
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -221,13 +223,19 @@ def test_relu_derivative_at_zero_is_one(backend, dtype, activation):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_loss_clipping_matches_oracle(backend):
     """Probabilities at and beyond the clip bounds eps and 1 - eps: E and dE/dO as the
-    oracle's clipped formulas (binary and categorical cross-entropy, float64)."""
+    oracle's clipped formulas (binary and categorical cross-entropy, float64). The rows
+    sum to 2 and 1.5, no softmax's output: CategoricalCrossEntropy says so (and computes
+    the same numbers)."""
     O = np.array([[0.0, 1.0, 1e-9, 1 - 1e-9], [0.3, 0.7, 0.5, 1e-12]])
     t = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]])
     with bp.use_backend(backend):
         for loss, name in ((bp.BinaryCrossEntropy(), "binary_xent"),
                            (bp.CategoricalCrossEntropy(), "categorical_xent")):
-            E = loss.forward(O, t)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                E = loss.forward(O, t)
+            assert [w.category for w in caught] == (
+                [bp.InputWarning] if name == "categorical_xent" else [])
             E_ref, g_ref = oracle.loss(name, O, t)
             assert np.isfinite(E) and E == pytest.approx(E_ref, rel=1e-12)
             assert_close(loss.backward(), g_ref, 1e-12, f"{name} dE/dO")

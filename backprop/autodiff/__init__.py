@@ -3,7 +3,8 @@
 This module owns the independent check on the hand-written engine. It knows nothing about
 layers: it records elementary tensor ops while a ``GradientTape`` is active and replays
 them backwards, one vector-Jacobian product (VJP) per op, the way TensorFlow 2's eager
-tape does. It also runs the tutorial's ``tf.*`` snippets with ``bp.*`` in their place::
+tape does. ``backprop.tf`` puts TensorFlow's names over it (``import backprop.tf as tf``);
+most of the tutorial's ``tf.*`` snippets also run with ``bp.*`` in their place::
 
     import backprop as bp
     w, b, x = bp.Variable(1.0), bp.Variable(2.0), bp.Variable(3.0)
@@ -38,23 +39,26 @@ Modules, each importing only those above it (no cycles):
 
     recording.py    the stack of tapes recording in this thread
     tensor.py       conversions and dtype rules, Tensor, Variable, the op-output helper _op
-    shapes.py       reshape, transpose, broadcast_to and reduce_sum, indexing, stack, concat
-    elementwise.py  add ... where, negative ... cast, stop_gradient
-    reductions.py   reduce_mean, reduce_max, norm
+    shapes.py       reshape, expand_dims, squeeze, transpose, broadcast_to and reduce_sum,
+                    indexing, stack, concat
+    elementwise.py  add ... where, negative ... cast, stop_gradient, equal ... greater
+    reductions.py   reduce_mean, reduce_max, reduce_min, norm, argmax, argmin
     linalg.py       matmul (tf.linalg.matmul)
-    creation.py     zeros, ones, *_like, one_hot, linspace, random
+    creation.py     zeros, ones, *_like, one_hot, linspace, arange, random
     tape.py         GradientTape: recording, watching, the backward pass, gradient, jacobian
 
 Tensor's operators call ops defined above it through a table the op modules fill when
 imported (``tensor._register_operators``); importing this package imports them all.
 """
-from .creation import linspace, one_hot, ones, ones_like, random, zeros, zeros_like
-from .elementwise import (absolute, add, cast, clip_by_value, divide, exp, log, log1p,
-                          maximum, minimum, multiply, negative, power, sqrt, square,
-                          stop_gradient, subtract, where)
+from .creation import arange, linspace, one_hot, ones, ones_like, random, zeros, zeros_like
+from .elementwise import (absolute, add, cast, clip_by_value, divide, equal, exp, greater,
+                          greater_equal, less, less_equal, log, log1p, maximum, minimum,
+                          multiply, negative, not_equal, power, sqrt, square, stop_gradient,
+                          subtract, where)
 from .linalg import matmul
-from .reductions import norm, reduce_max, reduce_mean
-from .shapes import broadcast_to, concat, reduce_sum, reshape, stack, transpose
+from .reductions import argmax, argmin, norm, reduce_max, reduce_mean, reduce_min
+from .shapes import (broadcast_to, concat, expand_dims, reduce_sum, reshape, squeeze, stack,
+                     transpose)
 from .tape import NON_PERSISTENT_MESSAGE, GradientTape
 from .tensor import Tensor, Variable, constant, convert_to_tensor, float32, float64
 from .tensor import _as_tensor, _op  # noqa: F401  (for nn.py: ops defined over the tape)
@@ -64,8 +68,10 @@ __all__ = [
     "stop_gradient", "add", "subtract", "multiply", "divide", "power", "pow", "negative",
     "matmul", "exp", "log", "log1p", "sqrt", "square", "absolute", "abs", "maximum",
     "minimum", "where", "clip_by_value", "reduce_sum", "reduce_mean", "reduce_max",
-    "broadcast_to", "reshape", "transpose", "stack", "concat", "norm", "one_hot",
-    "linspace", "zeros", "ones", "zeros_like", "ones_like", "random", "float32", "float64",
+    "reduce_min", "argmax", "argmin", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "broadcast_to", "reshape", "expand_dims", "squeeze", "transpose",
+    "stack", "concat", "norm", "one_hot", "linspace", "arange", "zeros", "ones",
+    "zeros_like", "ones_like", "random", "float32", "float64",
 ]
 
 # TensorFlow's names; here, where no code runs, so no module body calls them for builtins

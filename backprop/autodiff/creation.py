@@ -1,4 +1,5 @@
-"""Tensors made from a shape or a seed: zeros, ones, one_hot, linspace and ``bp.random``.
+"""Tensors made from a shape or a seed: zeros, ones, one_hot, linspace, arange and
+``bp.random``.
 
 Nothing here is recorded: these tensors depend on no other tensor.
 """
@@ -43,15 +44,35 @@ def linspace(start, stop, num):
     """``num`` evenly spaced values from start to stop inclusive.
 
     float32 (TensorFlow's default for Python floats) unless start or stop is a float64
-    array or tensor.
+    array or tensor; float64 when both are integers (TensorFlow's rule:
+    ``tf.linspace(0, 10, 5)`` is float64).
     """
     def is_float64(v):
         return isinstance(v, (Tensor, np.ndarray, np.generic)) and \
             np.asarray(_value_of(v)).dtype == np.float64
 
-    dtype = np.float64 if is_float64(start) or is_float64(stop) else np.float32
+    def is_integer(v):
+        return np.asarray(_value_of(v)).dtype.kind in "iu"
+
+    dtype = np.float64 if is_float64(start) or is_float64(stop) or \
+        (is_integer(start) and is_integer(stop)) else np.float32
     return _wrap(np.linspace(float(_value_of(start)), float(_value_of(stop)), int(num),
                              dtype=dtype))
+
+
+def arange(start, limit=None, delta=1, dtype=None):
+    """``tf.range`` (named as in NumPy here, where ``range`` is Python's): [start,
+    start + delta, ...) below ``limit`` (one argument: [0, start)), as
+    ``tf.range``: int32 for Python ints, float32 for Python floats."""
+    if limit is None:
+        start, limit = 0, start
+    values = [_value_of(v) for v in (start, limit, delta)]
+    if dtype is None:
+        floats = any(np.asarray(v).dtype.kind == "f" for v in values)
+        dtype = np.float32 if floats else np.int32
+        if any(isinstance(v, (Tensor, np.ndarray, np.generic)) for v in (start, limit, delta)):
+            dtype = np.result_type(*[np.asarray(v).dtype for v in values])
+    return _wrap(np.arange(*values).astype(dtype))
 
 
 class _RandomNamespace:

@@ -1,4 +1,5 @@
-"""Elementwise ops, binary (broadcasting) and unary, each with its VJP.
+"""Elementwise ops, binary (broadcasting) and unary, each with its VJP; and the
+comparisons (``equal``, ``less``, ...), whose bool results are not differentiated.
 
 g is the upstream gradient dE/d(out). A binary op's operands are broadcast against each
 other, so each operand's gradient is summed back to its own shape (``_sum_to_shape``).
@@ -152,6 +153,22 @@ def cast(x, dtype):
     float_input = x.dtype.kind in "fc"
     return _op(x._value.astype(dtype), (x,),
                (lambda g: cast(g, x.dtype) if float_input else None,))
+
+
+def _comparison(ufunc, doc):
+    def compare(a, b):
+        a, b = _pair(a, b)                 # one dtype, as TensorFlow requires
+        return _wrap(ufunc(a._value, b._value))
+    compare.__name__, compare.__doc__ = ufunc.__name__, doc
+    return compare
+
+
+equal = _comparison(np.equal, "a == b elementwise: a bool tensor, not recorded (no gradient).")
+not_equal = _comparison(np.not_equal, "a != b elementwise: a bool tensor, not recorded.")
+less = _comparison(np.less, "a < b elementwise: a bool tensor, not recorded.")
+less_equal = _comparison(np.less_equal, "a <= b elementwise: a bool tensor, not recorded.")
+greater = _comparison(np.greater, "a > b elementwise: a bool tensor, not recorded.")
+greater_equal = _comparison(np.greater_equal, "a >= b elementwise: a bool tensor, not recorded.")
 
 
 def stop_gradient(x):

@@ -1,11 +1,12 @@
 """Reductions built on ``reduce_sum`` (which lives in ``shapes.py``, beside its adjoint
-``broadcast_to``): mean, max and norms.
+``broadcast_to``): mean, max, min and norms; and argmax / argmin, which return integer
+positions and so are not differentiated.
 """
 import numpy as np
 
-from .elementwise import absolute, divide, multiply, sqrt
+from .elementwise import absolute, divide, multiply, negative, sqrt
 from .shapes import _axes, _keepdims_shape, broadcast_to, reduce_sum, reshape
-from .tensor import _as_tensor, _op
+from .tensor import _as_tensor, _op, _wrap
 
 
 def reduce_mean(x, axis=None, keepdims=False):
@@ -16,6 +17,9 @@ def reduce_mean(x, axis=None, keepdims=False):
     x = _as_tensor(x)
     axes = _axes(axis, x.ndim)
     n = int(np.prod([x.shape[a] for a in axes]))
+    if x.dtype.kind in "iu":                  # TensorFlow: an integer mean is an integer,
+        total = reduce_sum(x, axes, keepdims)._value      # the quotient truncated
+        return _wrap((np.sign(total) * (np.abs(total) // n)).astype(x.dtype))
     return divide(reduce_sum(x, axes, keepdims), n)
 
 
@@ -30,6 +34,30 @@ def reduce_max(x, axis=None, keepdims=False):
     return _op(top if keepdims else top.reshape([n for i, n in enumerate(x.shape)
                                                  if i not in axes]),
                (x,), (lambda g: multiply(broadcast_to(reshape(g, kept), x.shape), share),))
+
+
+def reduce_min(x, axis=None, keepdims=False):
+    """Min over ``axis``: -max(-x). VJP: g shared equally among the entries equal to the
+    min (through ``reduce_max``)."""
+    return negative(reduce_max(negative(x), axis, keepdims))
+
+
+def _arg(np_function, x, axis, output_type):
+    x = _as_tensor(x)
+    if axis is None:
+        axis = 0                              # TensorFlow's default, not NumPy's "flatten"
+    return _wrap(np_function(x._value, axis=int(_axes(axis, x.ndim)[0])).astype(output_type))
+
+
+def argmax(x, axis=None, output_type=np.int64):
+    """The index of the largest entry along ``axis`` (default 0, as in TensorFlow), int64;
+    the first one on a tie. Integer-valued: a tape records nothing (no gradient)."""
+    return _arg(np.argmax, x, axis, output_type)
+
+
+def argmin(x, axis=None, output_type=np.int64):
+    """The index of the smallest entry along ``axis`` (default 0), int64. Not recorded."""
+    return _arg(np.argmin, x, axis, output_type)
 
 
 def norm(x, ord="euclidean", axis=None, keepdims=False):

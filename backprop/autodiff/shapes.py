@@ -1,8 +1,8 @@
 """Shapes, broadcasting and indexing: ops that move, copy or sum entries.
 
-Each op's VJP is built from the ops of this module only: reshape and transpose undo
-themselves; ``broadcast_to`` and ``reduce_sum`` are each other's VJP; indexing scatters g
-back, and scattering is indexed again. ``_sum_to_shape`` is the VJP of implicit
+Each op's VJP is built from the ops of this module only: reshape, expand_dims, squeeze
+and transpose undo themselves; ``broadcast_to`` and ``reduce_sum`` are each other's VJP;
+indexing scatters g back, and scattering is indexed again. ``_sum_to_shape`` is the VJP of implicit
 broadcasting, which every binary op (``elementwise.py``, ``linalg.py``) applies to g.
 """
 import numpy as np
@@ -36,6 +36,19 @@ def reshape(x, shape):
     return _op(x._value.reshape(shape), (x,), (lambda g: reshape(g, x.shape),))
 
 
+def expand_dims(x, axis):
+    """x with a new axis of length 1 at ``axis`` (-1: last). VJP: g reshaped back."""
+    x = _as_tensor(x)
+    return reshape(x, np.expand_dims(x._value, axis).shape)
+
+
+def squeeze(x, axis=None):
+    """x without its axes of length 1 (only ``axis`` if given; ValueError if that axis is
+    longer). VJP: g reshaped back."""
+    x = _as_tensor(x)
+    return reshape(x, np.squeeze(x._value, axis).shape)
+
+
 def transpose(x, perm=None):
     """Axes permuted by ``perm`` (default: reversed). VJP: g permuted by the inverse."""
     x = _as_tensor(x)
@@ -52,11 +65,16 @@ def broadcast_to(x, shape):
 
 
 def reduce_sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (None: all). VJP: g broadcast back over the summed axes."""
+    """Sum over ``axis`` (None: all). VJP: g broadcast back over the summed axes.
+
+    The sum keeps x's dtype (an int32 sum stays int32, as in TensorFlow).
+    """
     x = _as_tensor(x)
+    if x.dtype == bool:
+        raise TypeError("reduce_sum of a bool tensor: cast it to a number type first")
     axes = _axes(axis, x.ndim)
     kept = _keepdims_shape(x.shape, axes)
-    return _op(np.sum(x._value, axis=axes, keepdims=keepdims), (x,),
+    return _op(np.sum(x._value, axis=axes, keepdims=keepdims, dtype=x.dtype), (x,),
                (lambda g: broadcast_to(reshape(g, kept), x.shape),))
 
 

@@ -1,10 +1,12 @@
-"""From uint8 images to training batches: scaling, one-hot targets, shuffled minibatches.
+"""From data to training batches: scaling, one-hot targets, shuffled minibatches.
 
 ``scale_images`` and ``one_hot`` are the two plain conversions (O = pixel / 255 and
-t_k = 1 if k is the label else 0). ``Batches`` does the scaling one batch at a time: the
-images stay uint8 in memory, each batch is gathered and divided by 255 in one pass by
-the kernel ``gather_scaled`` into a buffer that is reused, so a float copy of the whole
-training set never exists (60000 x 784 float32 would be 188 MB).
+t_k = 1 if k is the label else 0). ``Batches`` takes uint8 images or float features, and
+class labels or real-valued targets. Images are scaled one batch at a time: they stay
+uint8 in memory, each batch is gathered and divided by 255 in one pass by the kernel
+``gather_scaled`` into a buffer that is reused, so a float copy of the whole training set
+never exists (60000 x 784 float32 would be 188 MB). Float features are gathered the same
+way, into a buffer of the model's dtype (cast there if theirs differs).
 """
 import json
 
@@ -36,6 +38,54 @@ def _check_labels(labels, n_classes=None, n=None):
             allowed = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
             raise ValueError(f"labels must be {allowed}, found values in {low}..{high}")
     return labels
+
+
+def is_class_labels(y):
+    """Whether targets ``y`` are class labels (a 1-D integer array), not real values."""
+    y = np.asarray(y)
+    return y.ndim == 1 and y.dtype.kind in "iu"
+
+
+def _check_features(x):
+    """x as (N, D): a view of uint8 images or of float features, else ValueError."""
+    if not isinstance(x, np.ndarray) or not (x.dtype == np.uint8 or x.dtype.kind == "f"):
+        raise ValueError(f"x must be a numpy array of uint8 images (pixels 0..255, scaled per "
+                         f"batch) or of float features, got "
+                         f"{getattr(x, 'dtype', type(x).__name__)}")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must have shape (N, ...) with N >= 1, got {x.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError("x must be C-contiguous so it can be viewed as (N, D) without a "
+                         "copy; pass np.ascontiguousarray(x)")
+    x = x.reshape(len(x), -1)
+    if x.dtype != np.uint8:
+        _check_finite(x, "x")
+    return x
+
+
+def _check_finite(a, name, rows=4096):
+    """ValueError naming the first row of ``a`` that holds NaN or Inf (checked in chunks
+    of ``rows``, so no boolean copy of the whole array is made)."""
+    for start in range(0, len(a), rows):
+        finite = np.isfinite(a[start:start + rows])
+        if not finite.all():
+            row = start + int(np.argmin(finite.reshape(len(finite), -1).all(axis=1)))
+            verb = "hold" if name.endswith("s") else "holds"
+            raise ValueError(f"{name} {verb} NaN or Inf (first in row {row}); remove or "
+                             f"replace those values before training")
+
+
+def _check_targets(y, n, dtype):
+    """Real-valued targets (N,) or (N, K) as a C-contiguous array of ``dtype``."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "fiub":
+        raise ValueError(f"targets must be class labels or numeric values, got dtype {y.dtype}")
+    if y.ndim not in (1, 2) or len(y) != n:
+        raise ValueError(f"targets must have shape ({n},) or ({n}, K), one row per sample, "
+                         f"got {y.shape}")
+    y = np.ascontiguousarray(y, dtype=dtype)
+    _check_finite(y, "the targets")
+    return y
 
 
 def scale_images(x, dtype=np.float32):
@@ -87,19 +137,22 @@ def one_hot(labels, n_classes, dtype=np.float32):
 
 
 class Batches:
-    """Shuffled minibatches of scaled images and integer labels, one epoch per iteration.
+    """Shuffled minibatches (x, y), one epoch per iteration.
 
     ``for x, y in batches:`` runs one epoch: the sample order is drawn from a seeded
     ``numpy.random.Generator`` (a fresh permutation every epoch), and each batch is
-    gathered from the uint8 images and scaled, x = images[index] / 255, by the active
-    kernel backend into a preallocated buffer.
+    gathered into a preallocated buffer: uint8 images scaled, x = images[index] / 255,
+    by the active kernel backend; float features as they are, in ``dtype``.
 
     Parameters
     ----------
-    images : numpy.ndarray of uint8, shape (N, ...)
-        C-contiguous images, e.g. (N, 28, 28); viewed as (N, D), never copied.
-    labels : array_like of int, shape (N,)
-        Class labels, >= 0 (and < ``n_classes`` if given).
+    x : numpy.ndarray, shape (N, ...)
+        C-contiguous uint8 images, e.g. (N, 28, 28), or float features of any float
+        dtype, e.g. (N, 2); viewed as (N, D), never copied. Float features must be
+        finite.
+    y : array_like, shape (N,) or (N, K)
+        Class labels (a 1-D integer array, >= 0, and < ``n_classes`` if given), or
+        real-valued targets (any other numeric array, e.g. float (N,) or (N, K)).
     batch_size : int
         Samples per batch (B). The last batch of an epoch is smaller unless
         ``drop_last``.
@@ -108,61 +161,54 @@ class Batches:
     seed : int or None
         Seed of the generator (``np.random.default_rng(seed)``).
     dtype : float32 or float64
-        Of the yielded x.
+        Of the yielded x (the model's dtype), and of real-valued targets.
     drop_last : bool
         Skip the last, incomplete batch.
     n_classes : int, optional
-        If given, labels must be below it.
+        If given, class labels must be below it.
 
     Yields
     ------
     x : numpy.ndarray, shape (B, D), ``dtype``
-        The scaled images. **The same buffer is overwritten by the next batch**: copy it
-        if you keep it beyond one step.
-    y : numpy.ndarray, shape (B,), int64
-        The labels, also a reused buffer.
+        The batch's inputs. **The same buffer is overwritten by the next batch**: copy
+        it if you keep it beyond one step.
+    y : numpy.ndarray, shape (B,) int64 labels, or (B,) or (B, K) ``dtype`` targets
+        Also a reused buffer.
 
     Notes
     -----
-    ``get_state()`` returns the generator state as a JSON string (storable in an .npz
+    ``x`` is the (N, D) view, ``y`` the targets (int64 labels, or real values in
+    ``dtype``), ``class_labels`` True when y holds class labels. ``get_state()`` returns the generator state as a JSON string (storable in an .npz
     without pickle); ``set_state`` restores it, so a resumed run sees the same orders as
     an uninterrupted one. Save it between epochs: the order of an epoch is drawn when its
     iteration starts.
     """
 
-    def __init__(self, images, labels, batch_size, shuffle=True, seed=0,
+    def __init__(self, x, y, batch_size, shuffle=True, seed=0,
                  dtype=np.float32, drop_last=False, n_classes=None):
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-            raise ValueError(f"images must be a uint8 numpy array (pixels 0..255), got "
-                             f"{getattr(images, 'dtype', type(images).__name__)}; "
-                             f"scaling happens per batch")
-        if images.ndim < 2 or len(images) == 0:
-            raise ValueError(f"images must have shape (N, ...) with N >= 1, got "
-                             f"{images.shape}")
-        if not images.flags.c_contiguous:
-            raise ValueError("images must be C-contiguous so they can be viewed as (N, D) "
-                             "without a copy; pass np.ascontiguousarray(images)")
+        self.x = _check_features(x)  # (N, D): a view of the data
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        n = len(images)
-        self.images = images.reshape(n, -1)  # (N, D): a view of the uint8 data
-        self.labels = _check_labels(labels, n_classes, n).astype(np.int64)
+        n = len(self.x)
+        self.dtype = _float_dtype(dtype)
+        self.class_labels = is_class_labels(y)  # True: y holds class labels, else real values
+        self.y = (_check_labels(y, n_classes, n).astype(np.int64) if self.class_labels
+                  else _check_targets(y, n, self.dtype))
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        self.dtype = _float_dtype(dtype)
         self.drop_last = bool(drop_last)
         if self.drop_last and self.batch_size > n:
             raise ValueError(f"batch_size {self.batch_size} exceeds the {n} samples: "
                              f"with drop_last=True there would be no batch")
         self.rng = np.random.default_rng(seed)
         B = min(self.batch_size, n)
-        self._x = np.empty((B, self.images.shape[1]), dtype=self.dtype)  # reused buffers
-        self._y = np.empty(B, dtype=np.int64)
+        self._x = np.empty((B, self.x.shape[1]), dtype=self.dtype)  # reused buffers
+        self._y = np.empty((B, *self.y.shape[1:]), dtype=self.y.dtype)
 
     @property
     def n_samples(self):
         """N, the number of samples."""
-        return len(self.images)
+        return len(self.x)
 
     def __len__(self):
         """Batches per epoch."""
@@ -188,13 +234,18 @@ class Batches:
 
     def _epoch(self, order, first):
         divisor = self.dtype.type(255)
+        images = self.x.dtype == np.uint8
         for start in range(first * self.batch_size, len(self) * self.batch_size, self.batch_size):
             index = order[start:start + self.batch_size]
             x, y = self._x[:len(index)], self._y[:len(index)]
-            # x = images[index] / 255 in one pass; asks for the backend each batch, so a
-            # switch of backend takes effect at once
-            kernels.backend().gather_scaled(self.images, index, divisor, x)
-            np.take(self.labels, index, out=y)
+            if images:  # x = images[index] / 255 in one pass; asks for the backend each
+                # batch, so a switch of backend takes effect at once
+                kernels.backend().gather_scaled(self.x, index, divisor, x)
+            elif self.x.dtype == self.dtype:  # x = features[index]
+                np.take(self.x, index, axis=0, out=x)
+            else:                              # x = features[index], cast to dtype
+                x[...] = self.x[index]
+            np.take(self.y, index, axis=0, out=y)
             yield x, y
 
     def get_state(self):

@@ -6,9 +6,10 @@ The data set is four idx files, each found raw or gzip-compressed::
     t10k-images-idx3-ubyte    10000 x 28 x 28 uint8     t10k-labels-idx1-ubyte    10000 uint8
 
 A folder the user names is the only one ``locate`` looks in: the ``root`` argument
-(``--data``, ``--root`` on the command line), else ``$BACKPROP_DATA``. If it lacks a file,
-that is an error naming the missing files, never a silent switch to other data. When no
-folder is named, ``locate`` takes the first of these that holds all four:
+(``--data``, ``--root`` on the command line; messages name it as the user gave it), else
+``$BACKPROP_DATA``. If it lacks a file, that is an error naming the missing files, never
+a silent switch to other data. When no folder is named, ``locate`` takes the first of
+these that holds all four:
 
 1. the user cache, ``$XDG_CACHE_HOME/backprop/fashion-mnist`` or
    ``~/.cache/backprop/fashion-mnist`` (where ``fetch`` downloads to);
@@ -19,6 +20,12 @@ Every file is checked against the SHA-256 of its *decompressed* bytes (the Debia
 are recompressed, so hashes of the .gz files would differ), computed while the file is
 parsed, so each file is read and decompressed once. Digit MNIST has the same file names
 and shapes; the checksum is what tells the two apart.
+
+``load_idx_folder`` also reads another data set in the same four-file layout (digit
+MNIST, KMNIST, a user's own): when none of its files is Fashion-MNIST's, it is checked for
+structure only (shapes, one label per image, labels below the number of classes) and
+marked unverified; its class names come from ``classes.txt`` beside the files (one name a
+line), or are the label numbers.
 
 Decompressing takes most of a load (0.25 s of 0.3 s), so ``load_fashion_mnist`` keeps a
 raw copy of verified .gz files in the user cache (55 MB, written atomically, best
@@ -31,6 +38,7 @@ import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -41,6 +49,8 @@ from .idx import read_idx, write_idx
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+CLASSES_FILE = "classes.txt"  # beside another data set's files: its class names, one a line
 
 # key -> file name without .gz
 FILES = {
@@ -80,16 +90,16 @@ def cache_dir():
     return user_cache("fashion-mnist")
 
 
-def search_path(root=None):
+def search_path(root=None, root_name="root argument"):
     """The folders ``locate`` looks in, in order, as (description, folder or None) pairs.
 
-    A named folder (``root``, else a non-empty ``$BACKPROP_DATA``) is the only entry.
-    Otherwise the list is the default search, with the two unnamed entries kept as None
-    so messages can say they were not set.
+    A named folder (``root``, described in messages as ``root_name``, else a non-empty
+    ``$BACKPROP_DATA``) is the only entry. Otherwise the list is the default search, with
+    the two unnamed entries kept as None so messages can say they were not set.
     """
     env = os.environ.get("BACKPROP_DATA")
     if root is not None:
-        return [("root argument", Path(root))]
+        return [(root_name, Path(root))]
     if env:
         return [("$BACKPROP_DATA", Path(env))]
     return [
@@ -111,7 +121,7 @@ def _find_in(folder):
     return found
 
 
-def locate(root=None):
+def locate(root=None, root_name="root argument"):
     """Find the four Fashion-MNIST files.
 
     Parameters
@@ -120,6 +130,8 @@ def locate(root=None):
         The folder holding the files; the only one looked in. Without it, the folder
         in ``$BACKPROP_DATA`` is the only one; without both, the default search (see
         the module docstring).
+    root_name : str
+        What messages call ``root``: the option the user gave, e.g. "--data".
 
     Returns
     -------
@@ -136,7 +148,7 @@ def locate(root=None):
         four (the message lists every place looked at, what a partly filled folder
         lacks, and how to get the data).
     """
-    places = search_path(root)
+    places = search_path(root, root_name)
     if len(places) == 1:
         return _locate_in_named(*places[0])
     looked = []
@@ -283,6 +295,99 @@ def load_fashion_mnist(root=None, verify=True, unpack=True):
         unpack_to_cache(paths, arrays)
     return ((arrays["train-images"], arrays["train-labels"]),
             (arrays["t10k-images"], arrays["t10k-labels"]))
+
+
+class IdxData(NamedTuple):
+    """A data set in Fashion-MNIST's four-file layout, as ``load_idx_folder`` returns it."""
+
+    train: tuple          # (x_train, y_train): uint8 images (N, ...), integer labels (N,)
+    test: tuple           # (x_test, y_test)
+    class_names: tuple    # one name per class; len is the number of classes
+    verified: bool        # True: the official Fashion-MNIST (every SHA-256 matched)
+    folder: Path
+    names_file: Path = None  # the classes.txt the class names were read from, if any
+
+
+def load_idx_folder(root, root_name="root argument", unpack=True):
+    """Load the four idx files in ``root``: Fashion-MNIST, verified, or another data set
+    in the same layout (digit MNIST, KMNIST, your own), checked for structure.
+
+    Every file is read once, its SHA-256 computed on the way. When all four are the
+    official Fashion-MNIST files, the result is that (``CLASS_NAMES``, verified). When
+    none is, it is another data set: the images must be uint8 of one shape (N, ...) in
+    both splits, the labels one integer per image, below the number of classes; the
+    class names are the lines of ``classes.txt`` beside the files, else "0", "1", ...
+    up to the largest label. Some files official and others not is a damaged
+    Fashion-MNIST: the ValueError of ``read_verified``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder (the only one looked in; see ``locate``).
+    root_name : str
+        What messages call it, e.g. "--data".
+    unpack : bool
+        Keep raw copies of verified Fashion-MNIST .gz files in the user cache.
+
+    Returns
+    -------
+    IdxData
+    """
+    paths = locate(root, root_name)
+    arrays, official = {}, {}
+    for key, path in paths.items():
+        hasher = hashlib.sha256()
+        arrays[key] = read_idx(path, hasher=hasher)
+        official[key] = hasher.hexdigest() == SHA256[key]
+    folder = paths["train-images"].parent
+    if any(official.values()) and not all(official.values()):
+        key = next(k for k, ok in official.items() if not ok)
+        read_verified(paths[key], key)  # raises, naming the file and how to repair it
+    if all(official.values()):
+        for split in ("train", "t10k"):
+            _check_pair(arrays[split + "-images"], arrays[split + "-labels"], split, paths)
+        if unpack:
+            unpack_to_cache(paths, arrays)
+        class_names, names_file = CLASS_NAMES, None
+    else:
+        class_names = _class_names(folder, arrays, paths)
+        names_file = folder / CLASSES_FILE if (folder / CLASSES_FILE).is_file() else None
+    return IdxData((arrays["train-images"], arrays["train-labels"]),
+                   (arrays["t10k-images"], arrays["t10k-labels"]),
+                   tuple(class_names), all(official.values()), folder, names_file)
+
+
+def _class_names(folder, arrays, paths):
+    """Check another data set's structure; its class names (classes.txt, or the numbers)."""
+    images = {split: arrays[split + "-images"] for split in ("train", "t10k")}
+    if any(x.dtype != np.uint8 or x.ndim < 2 or len(x) == 0 for x in images.values()):
+        split, x = next((s, x) for s, x in images.items()
+                        if x.dtype != np.uint8 or x.ndim < 2 or len(x) == 0)
+        raise ValueError(f"{paths[split + '-images']}: expected uint8 images of shape "
+                         f"(N, ...) with N >= 1, got {x.dtype} {x.shape}")
+    if images["t10k"].shape[1:] != images["train"].shape[1:]:
+        raise ValueError(f"{paths['t10k-images']}: test images have shape "
+                         f"{images['t10k'].shape[1:]} but training images "
+                         f"{images['train'].shape[1:]}")
+    for split, x in images.items():
+        y = arrays[split + "-labels"]
+        if y.dtype.kind not in "iu" or y.shape != (len(x),):
+            raise ValueError(f"{paths[split + '-labels']}: expected {len(x)} integer labels "
+                             f"(one per image), got {y.dtype} {y.shape}")
+    low = min(int(arrays[s + "-labels"].min()) for s in ("train", "t10k"))
+    high = max(int(arrays[s + "-labels"].max()) for s in ("train", "t10k"))
+    names_file = folder / CLASSES_FILE
+    if not names_file.is_file():
+        names = [str(k) for k in range(high + 1)]
+    else:
+        names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
+    if low < 0 or high >= len(names) or len(names) < 2:
+        raise ValueError(f"the labels in {folder} range over {low}..{high}, but {names_file} "
+                         f"names {len(names)} classes (one name a line, for labels "
+                         f"0..{len(names) - 1})" if names_file.is_file() else
+                         f"the labels in {folder} range over {low}..{high}: they must be "
+                         f"0 or more, with at least two classes")
+    return names
 
 
 def unpack_to_cache(paths, arrays):

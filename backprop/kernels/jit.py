@@ -360,6 +360,42 @@ def adam_step(w, g, m, v, hyper):
         w[i] -= lr * (mi * c1) / (np.sqrt(vi * c2) + eps)
 
 
+@kernel
+def keras_rmsprop_step(w, g, s, hyper):
+    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / sqrt(s + eps)  (Keras: eps under the root).
+
+    ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
+    """
+    lr, rho, one_minus_rho, eps, tiny = hyper
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        si = rho * s[i] + one_minus_rho * (g[i] * g[i])
+        si = zero if si < tiny else si  # subnormal -> 0
+        s[i] = si
+        w[i] -= lr * g[i] / math.sqrt(si + eps)
+
+
+@kernel
+def keras_adam_step(w, g, m, v, hyper):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - eta_t m / (sqrt(v) + eps),
+    with eta_t = eta sqrt(1 - b2^t) / (1 - b1^t)  (Keras: eps beside the uncorrected sqrt(v)).
+
+    ``hyper`` is (eta_t, b1, 1 - b1, b2, 1 - b2, eps, tiny) in the arrays' dtype
+    (see ``backprop.optim.KerasAdam.hyper``).
+    """
+    lr_t, b1, one_minus_b1, b2, one_minus_b2, eps, tiny = hyper
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        gi = g[i]
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * (gi * gi)
+        mi = zero if abs(mi) < tiny else mi  # subnormal -> 0; NaN stays NaN
+        vi = zero if vi < tiny else vi
+        m[i] = mi
+        v[i] = vi
+        w[i] -= lr_t * mi / (np.sqrt(vi) + eps)
+
+
 # ------------------------------------------------------------------------------------ data
 
 

@@ -212,6 +212,32 @@ def adam_step(w, g, m, v, hyper):
     w -= lr * (m * c1) / (np.sqrt(v * c2) + eps)
 
 
+def keras_rmsprop_step(w, g, s, hyper):
+    """s <- rho s + (1 - rho) g^2;  w <- w - eta g / sqrt(s + eps)  (Keras: eps under the root).
+
+    ``hyper`` is (eta, rho, 1 - rho, eps, tiny) in the arrays' dtype.
+    """
+    lr, rho, one_minus_rho, eps, tiny = hyper
+    s[...] = rho * s + one_minus_rho * (g * g)
+    flush_to_zero(s, tiny)
+    w -= lr * g / np.sqrt(s + eps)
+
+
+def keras_adam_step(w, g, m, v, hyper):
+    """m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  w <- w - eta_t m / (sqrt(v) + eps),
+    with eta_t = eta sqrt(1 - b2^t) / (1 - b1^t)  (Keras: eps beside the uncorrected sqrt(v)).
+
+    ``hyper`` is (eta_t, b1, 1 - b1, b2, 1 - b2, eps, tiny) in the arrays' dtype
+    (see ``backprop.optim.KerasAdam.hyper``).
+    """
+    lr_t, b1, one_minus_b1, b2, one_minus_b2, eps, tiny = hyper
+    m[...] = b1 * m + one_minus_b1 * g
+    v[...] = b2 * v + one_minus_b2 * (g * g)
+    flush_to_zero(m, tiny)
+    flush_to_zero(v, tiny)
+    w -= lr_t * m / (np.sqrt(v) + eps)
+
+
 # ------------------------------------------------------------------------------------ data
 
 

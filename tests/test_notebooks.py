@@ -1,0 +1,32 @@
+"""Every notebook in docs/notebooks/ runs top to bottom (nbclient, a fresh kernel, the
+notebook's folder as working directory); its assert cells are the checks. Skipped when
+nbclient, nbformat or ipykernel is missing (the dev extra installs them)."""
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+# lines a notebook's check cells print once their asserts have passed
+PRINTS = {"backprop_by_hand.ipynb": ("exercise 1: correct", "engine agrees"),
+          "vanishing_gradients.ipynb": ("exercise 1: correct", "exercise 2: correct",
+                                        "exercise 3: correct")}
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "docs" / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_and_its_checks_pass(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert any("assert" in cell.source for cell in notebook.cells if cell.cell_type == "code")
+    client = nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()                              # CellExecutionError names the failing cell
+    printed = "".join(out.get("text", "") for cell in notebook.cells
+                      if cell.cell_type == "code" for out in cell.outputs)
+    assert printed and all(line in printed for line in PRINTS.get(path.name, ()))
