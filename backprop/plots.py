@@ -116,6 +116,15 @@ def plot_activations(path="activations.png", x_min=-6.0, x_max=6.0, num=601):
 
 # -------------------------------------------------------------------------------- himmelblau
 
+def _square_xy_axes(ax, lim):
+    """The x-y plane from -lim to lim on both axes, at the same scale."""
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
 def plot_himmelblau(path="himmelblau.png", trajectories=(), labels=None, lim=6.0,
                     elev=35, azim=-60):
     """Himmelblau's surface in 3-D with the descent paths, and a contour view with the
@@ -196,11 +205,7 @@ def plot_himmelblau(path="himmelblau.png", trajectories=(), labels=None, lim=6.0
         ax.annotate(f"({mx:.3f}, {my:.3f})", (mx, my), textcoords="offset points",
                     xytext=(0, 11), ha="center", fontsize=8, color="white",
                     bbox=dict(boxstyle="round,pad=0.2", fc="black", alpha=0.6, lw=0))
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    _square_xy_axes(ax, lim)
     ax.set_title("Contours, the four minima, and the paths (o start, X end)")
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     fig.subplots_adjust(left=0.0, right=0.96, bottom=0.09, top=0.93, wspace=0.02)
@@ -416,11 +421,7 @@ def plot_himmelblau_stationary(path="himmelblau_stationary.png", lim=5.5):
                     textcoords="offset points", xytext=(0, 12 if py < 4.5 else -30),
                     ha="center", fontsize=7, color="white",
                     bbox=dict(boxstyle="round,pad=0.2", fc="black", alpha=0.6, lw=0))
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    _square_xy_axes(ax, lim)
     ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
     ax.set_title("Himmelblau's stationary points, classified by the Hessian's eigenvalues")
     return save_figure(fig, path)
