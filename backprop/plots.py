@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_activations", "plot_himmelblau", "plot_curves", "plot_confusion",
-           "plot_samples", "training_figures", "save_figure", "network_values",
+           "plot_samples", "save_figure", "network_values",
            "plot_network", "vanishing_gradients", "plot_vanishing_gradients",
            "himmelblau_stationary_points", "plot_himmelblau_stationary", "docs_figures"]
 
@@ -552,20 +552,3 @@ def plot_samples(path, images, labels, predictions, class_names, n=40, seed=0):
 
 
 FIGURES = ("curves.png", "confusion.png", "samples.png")  # of a run, in its folder
-
-
-def training_figures(out_dir, history, model, data):
-    """Draw the FIGURES of a run: curves.png, confusion.png and samples.png; return their
-    paths."""
-    from .data import CLASS_NAMES
-    from .losses import SoftmaxCrossEntropy
-    from .train import confusion_matrix, evaluate
-
-    _, (x_test, y_test) = data
-    predictions = evaluate(model, SoftmaxCrossEntropy(), x_test, y_test)["predictions"]
-    out_dir = Path(out_dir)
-    curves, confusion, samples = (out_dir / name for name in FIGURES)
-    return [plot_curves(curves, history),
-            plot_confusion(confusion,
-                           confusion_matrix(y_test, predictions, len(CLASS_NAMES)), CLASS_NAMES),
-            plot_samples(samples, x_test, y_test, predictions, CLASS_NAMES)]
