@@ -84,12 +84,14 @@ def machine():
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         load = None
-    return {"cpu": cpu_model(), "arch": platform.machine(), "cores": os.cpu_count(),
+    return {"date": time.strftime("%Y-%m-%d"),
+            "cpu": cpu_model(), "arch": platform.machine(), "cores": os.cpu_count(),
             "usable_cores": usable, "load_average": load, "os": platform.platform(),
             "python": sys.version.split()[0]}
 
 
-BUSY_CORES = 0.25  # other processes' CPU use, in cores, from which a run is called busy
+BUSY_CORES = 0.25  # other processes' CPU use during a run, in cores, from which it is busy
+BUSY_LOAD = 0.5  # load average per core at the start from which a run is called busy
 
 
 class OtherLoad:
@@ -130,7 +132,7 @@ def busy_warning(result):
     before = (m.get("load_average") or [0])[0]
     during = m.get("other_cpu_cores")
     reasons = []
-    if before > BUSY_CORES * cores:
+    if before > BUSY_LOAD * cores:
         reasons.append(f"its load average was {before} at the start")
     if during is not None and during > BUSY_CORES:
         reasons.append(f"other processes used {during:.2f} of its {cores} cores during the run")
@@ -265,6 +267,9 @@ def write_chart(path, result):
     medians = [e["median_s"] for e in ran]
     errors = [[e["median_s"] - e["min_s"] for e in ran], [e["max_s"] - e["median_s"] for e in ran]]
     ax.barh(list(y), medians, xerr=errors, color="tab:blue", capsize=3)
+    for i, m in enumerate(medians):  # the median, at the bar's foot (clear of the floor line)
+        ax.annotate(f"{m:.3f} s", (0, i), xytext=(4, 0), textcoords="offset points",
+                    va="center", color="white", fontsize=8)
     floor = result["gemm_floor"]["median_s"]
     # one stalled epoch must not squash every bar; with no engine that ran, the floor alone
     right = 2 * max(medians, default=floor)
@@ -277,8 +282,10 @@ def write_chart(path, result):
     ax.invert_yaxis()
     ax.axvline(floor, color="tab:red", linestyle="--", label=f"GEMM floor {floor:.3f} s")
     ax.set_xlabel("seconds per epoch (median; whiskers: min-max)")
-    s = result["settings"]
-    ax.set_title(f"{s['sizes_text']}, batch {s['batch_size']}, {s['threads']} threads",
-                 fontsize=10)
+    s, m = result["settings"], result["machine"]
+    where = f"{m['cpu']}, {m['cores']} cores" + (f", {m['date']}" if m.get("date") else "")
+    busy = "; the machine was busy" if busy_warning(result) else ""
+    ax.set_title(f"{s['sizes_text']}, batch {s['batch_size']}, {s['threads']} threads\n"
+                 f"{where}{busy}", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.savefig(path, dpi=120)

@@ -335,3 +335,24 @@ def test_other_load_is_the_machines_busy_time_less_this_processs_over_the_wall_t
     sum(range(10 ** 6))  # some CPU time of this process's own
     second = report.OtherLoad.snapshot()
     assert second[0] >= first[0] and second[1] > first[1] and second[2] > first[2]
+
+
+def test_the_chart_shows_each_median_and_the_date_and_machine(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from benchmarks import report
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: drawn.append(fig))
+    engine = {"status": "ok", "median_s": 0.542, "min_s": 0.528, "max_s": 0.594}
+    result = {"engines": [{**engine, "name": "backprop-numba"},
+                          {**engine, "name": "pytorch", "median_s": 1.112, "max_s": 1.2}],
+              "gemm_floor": {"median_s": 0.409},
+              "settings": {"sizes_text": "784-256-128-64-32-10", "batch_size": 100,
+                           "threads": 2},
+              "machine": {"cpu": "AMD EPYC", "cores": 2, "date": "2026-12-01",
+                          "load_average": [4.7, 1, 1]}}
+    report.write_chart(tmp_path / "results.png", result)
+    ax = drawn[0].axes[0]
+    assert {t.get_text() for t in ax.texts} >= {"0.542 s", "1.112 s"}
+    assert ax.get_title() == ("784-256-128-64-32-10, batch 100, 2 threads\n"
+                              "AMD EPYC, 2 cores, 2026-12-01; the machine was busy")
