@@ -1,7 +1,7 @@
-"""Activation functions f and their delta step delta = f'(x) * dE/dO.
+"""Activation functions f and their delta step delta = f'(z) * dE/dO.
 
 This module owns the activations a Dense layer can apply to its net input
-x_k = sum_j O_j W_jk + b_k (code: ``z``), and the contract a user's activation follows.
+z_k = sum_j O_j W_jk + b_k, and the contract a user's activation follows.
 Each class has:
 
 - ``forward(z, b, O)``: the fused layer step z += b; O = f(z), in place (O may be z);
@@ -47,7 +47,7 @@ class Activation:
     ``df`` takes what ``caches`` names: the net input z (the default), or the output O
     where f' is cheaper in terms of it, as the derivation writes sigmoid' = O (1 - O)
     (``caches = "O"``; softplus' = 1 - e^-O). From them the base builds the layer's two
-    steps in NumPy: ``forward``: z += b, O = f(z); ``delta``: delta = f'(x) * dE/dO,
+    steps in NumPy: ``forward``: z += b, O = f(z); ``delta``: delta = f'(z) * dE/dO,
     dE/db = sum_n delta. So Dense, training, ``bp.gradcheck`` (which compares this delta
     with central differences of f) and save/load work unchanged; the built-in activations
     override both steps with fused kernels. An activation that is not elementwise (like
@@ -99,7 +99,7 @@ class Activation:
         O[...] = self.f(z)
 
     def delta(self, cache, g, delta, db):
-        """delta = f'(x) * dE/dO;  dE/db = sum_n delta, in NumPy from ``df``."""
+        """delta = f'(z) * dE/dO;  dE/db = sum_n delta, in NumPy from ``df``."""
         np.multiply(self.df(cache), g, out=delta)
         delta.sum(axis=0, out=db)
 
@@ -139,7 +139,7 @@ class Activation:
 
 
 class Identity(Activation):
-    """O = x;  f'(x) = 1, so delta = dE/dO."""
+    """O = z;  f'(z) = 1, so delta = dE/dO."""
 
     name = "identity"
     caches = "O"
@@ -158,9 +158,9 @@ ACTIVATIONS["linear"] = Identity  # Keras's name for it
 
 
 class Sigmoid(Activation):
-    """O = 1 / (1 + e^{-x});  f'(x) = O (1 - O), so delta_k = O_k (1 - O_k) dE/dO_k.
+    """O = 1 / (1 + e^{-z});  f'(z) = O (1 - O), so delta_k = O_k (1 - O_k) dE/dO_k.
 
-    Computed as e^x / (1 + e^x) for x < 0, so no exponential overflows for |x| in the
+    Computed as e^z / (1 + e^z) for z < 0, so no exponential overflows for |z| in the
     thousands.
     """
 
@@ -179,7 +179,7 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """O = tanh(x);  f'(x) = 1 - O^2, so delta = (1 - O^2) dE/dO."""
+    """O = tanh(z);  f'(z) = 1 - O^2, so delta = (1 - O^2) dE/dO."""
 
     name = "tanh"
     caches = "O"
@@ -196,10 +196,10 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """O = max(x, 0);  f'(x) = 1 for x >= 0, else 0.
+    """O = max(z, 0);  f'(z) = 1 for z >= 0, else 0.
 
-    relu'(0) = 1 is the derivation's convention. TensorFlow and PyTorch use 0 at x = 0;
-    the two agree everywhere else, and x is exactly 0 with probability ~0 in training.
+    relu'(0) = 1 is the derivation's convention. TensorFlow and PyTorch use 0 at z = 0;
+    the two agree everywhere else, and z is exactly 0 with probability ~0 in training.
     """
 
     name = "relu"
@@ -219,7 +219,7 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """O = x for x >= 0, alpha x otherwise;  f'(x) = 1 or alpha.
+    """O = z for z >= 0, alpha z otherwise;  f'(z) = 1 or alpha.
 
     ``alpha`` defaults to 0.2, TensorFlow's ``tf.nn.leaky_relu`` default.
     """

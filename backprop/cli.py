@@ -1,7 +1,8 @@
 """The ``backprop`` command (also ``python -m backprop``).
 
 Each subcommand has an ``_add_<name>`` function that declares its arguments and sets
-``run``; modules are imported inside ``run`` so ``backprop --help`` and a warm
+``run`` (``backprop train``'s is in cli_train.py; the argument types and the data loading
+the subcommands share are in cli_common.py); modules are imported inside ``run`` so ``backprop --help`` and a warm
 ``backprop train`` start fast; ``backprop`` alone prints the list of commands. Errors a
 user can fix (bad arguments, missing data, unwritable folders) print one line on stderr
 and exit with status 2; set BACKPROP_DEBUG=1 to see the traceback instead.
@@ -11,15 +12,11 @@ import os
 import sys
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .cli_common import (UsageError, layer_sizes, load_data, non_negative_int,
+                         positive_float, positive_int)
 from .gradcheck import OUTPUT_ACTIVATIONS
 from .kernels import BACKENDS
-from .layers import INITIALIZERS
-from .optim import OPTIMIZERS
-from .train import TRAIN_LOSSES
-
-
-class UsageError(Exception):
-    """An error the user can fix; printed as one line, no traceback."""
+from .cli_train import add_train
 
 
 # ------------------------------------------------------------- backprop data, data fetch
@@ -234,201 +231,14 @@ def _run_plot_run(args):
 
 # ------------------------------------------------ backprop train, evaluate, gradcheck
 
-def _int_at_least(minimum):
-    """An argparse type: a whole number >= ``minimum``."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _count(n, noun):
-    """"1 epoch", "2 epochs"."""
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _sizes(text):
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer sizes like 256,128,64,32, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text!r}")
-    return sizes
-
-
-def _load_data(folder, option="--data"):
-    """(data, class names, what to record in history.json) of the data set in ``folder``
-    (Fashion-MNIST, verified, or another in its layout: checked for structure, said to be
-    unverified; messages call the folder ``option``), else of Fashion-MNIST from
-    $BACKPROP_DATA or the usual places."""
-    from . import data
-    if folder is None:
-        return data.load_fashion_mnist(), data.CLASS_NAMES, {
-            "folder": None, "verified": True, "class_names": list(data.CLASS_NAMES)}
-    found = data.load_idx_folder(folder, option)
-    if not found.verified:
-        print(f"backprop: note: {found.folder} is not the official Fashion-MNIST: unverified "
-              f"data, checked for shapes and labels only ({len(found.class_names)} classes, "
-              f"{'names from ' + found.names_file.name if found.names_file else 'numbered'})",
-              file=sys.stderr)
-    return ((found.train, found.test), found.class_names,
-            {"folder": os.path.abspath(folder), "verified": found.verified,
-             "class_names": list(found.class_names)})
-
-
 def _run_data_set(args):
     """The data set of ``evaluate`` or ``plot``: --data, else the folder the run's
     history.json records, else Fashion-MNIST from the usual places."""
     from . import train
     if args.data is not None:
-        return _load_data(args.data)
-    return _load_data(train.recorded_data_folder(args.run_dir),
+        return load_data(args.data)
+    return load_data(train.recorded_data_folder(args.run_dir),
                       f"the data folder of {args.run_dir}'s {train.HISTORY}")
-
-
-def _add_train(sub):
-    p = sub.add_parser(
-        "train", help="train the tutorial's MLP on Fashion-MNIST (or --data DIR)",
-        description="Train an MLP on Fashion-MNIST (or another data set in its four-file idx "
-                    "layout, --data DIR). With no options: the tutorial's reference "
-                    "run, 784-256-128-64-32-10 ReLU, softmax cross-entropy, Adam 1e-3, batch "
-                    "100, 30 epochs, seed 0. Writes history.json, checkpoint.npz, model.npz "
-                    "and figures to the run folder. Ctrl-C saves a checkpoint; --resume "
-                    "continues it.")
-    # The run's options default to None: a new run fills them from TrainConfig's defaults
-    # (the ones the help names), a resumed run from its checkpoint.
-    p.add_argument("--epochs", type=_positive_int, help="epochs (default 30)")
-    p.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
-    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
-    p.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
-                   help="optimizer (default adam; keras_adam: Keras's form, eps 1e-7)")
-    p.add_argument("--init", type=str.lower, choices=list(INITIALIZERS),
-                   help="weight initialiser (default he_normal for ReLU, glorot_uniform "
-                        "otherwise; Keras: glorot_uniform)")
-    p.add_argument("--hidden", type=_sizes, metavar="N,N,...",
-                   help="hidden layer sizes (default 256,128,64,32)")
-    p.add_argument("--activation", type=str.lower, choices=HIDDEN_ACTIVATIONS,
-                   help="hidden activation (default relu)")
-    p.add_argument("--loss", type=str.lower, choices=list(TRAIN_LOSSES),
-                   help="ce: softmax cross-entropy on logits; mse: softmax outputs with "
-                        "1/2 sum (O - t)^2 (default ce)")
-    p.add_argument("--seed", type=_non_negative_int,
-                   help="seed of weights and shuffling (default 0)")
-    p.add_argument("--data", metavar="DIR", help="folder with the four idx files, the only "
-                   "one looked in: Fashion-MNIST (verified by SHA-256) or another data set "
-                   "in the same layout, e.g. digit MNIST or KMNIST (checked for structure "
-                   "only; class names from DIR/classes.txt, one a line, else numbers) "
-                   "(default: Fashion-MNIST from $BACKPROP_DATA if set, else the user "
-                   "cache, then /usr/share/datasets/fashion-mnist)")
-    p.add_argument("--out", metavar="RUN_DIR", default=os.path.join("runs", "default"),
-                   help="run folder (default runs/default)")
-    p.add_argument("--eval-every", type=_non_negative_int, metavar="STEPS",
-                   help="also evaluate the test set every STEPS steps (default 0: only after "
-                        "each epoch; the tutorial: 500)")
-    p.add_argument("--backend", type=str.lower, choices=list(BACKENDS),
-                   help="kernel backend: numba (numba's JIT, cached after the first run) "
-                        "or numpy (default: $BACKPROP_BACKEND or numba)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="threads for BLAS and numba together (default: $BACKPROP_THREADS, "
-                        "$OMP_NUM_THREADS, or every core)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out with the options it was started with; "
-                        "options given again must match them, except --epochs, which may "
-                        "change how far it goes")
-    p.add_argument("--force", action="store_true",
-                   help="start over even if --out already holds a run")
-    p.add_argument("--no-plots", action="store_true", help="do not draw the figures")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bars or epoch lines: only the final result line")
-    p.set_defaults(run=_run_train)
-
-
-RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
-               "seed", "eval_every", "init")  # the TrainConfig fields `backprop train` sets
-
-
-def _run_train(args):
-    from . import kernels
-    if args.backend:
-        kernels.set_backend(args.backend)
-    threads = kernels.set_threads(args.threads)
-    from . import plots, train
-    checkpoint = os.path.join(args.out, train.CHECKPOINT)
-    run_files = (train.CHECKPOINT, train.HISTORY, train.MODEL, *plots.FIGURES)
-    earlier = [name for name in run_files if os.path.exists(os.path.join(args.out, name))]
-    if earlier and not args.resume and not args.force:
-        raise UsageError(f"{args.out} already holds a run ({', '.join(earlier)}); pass "
-                         f"--resume to continue it, --force to start over, or --out to "
-                         f"choose another folder")
-    if args.resume and not os.path.exists(checkpoint):  # before the folder is made
-        raise UsageError(f"no checkpoint to resume from in {args.out}; start the run "
-                         f"without --resume")
-    if args.force:  # start over: nothing of the old run may pass for the new one's
-        for name in earlier:
-            os.unlink(os.path.join(args.out, name))
-    try:
-        base = (train.checkpoint_config(checkpoint)
-                if args.resume and os.path.exists(checkpoint) else train.TrainConfig())
-    except train.TrainingError as error:
-        print(f"backprop: error: {error}", file=sys.stderr)
-        return 3
-    given = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
-    config = train.TrainConfig(**{**base.to_dict(), **given})
-    train.prepare_out_dir(args.out)
-    data, class_names, about_data = _load_data(args.data)
-    sizes = "-".join(map(str, config.sizes(data[0][0][0].size, len(class_names))))
-    say = (lambda *a: None) if args.quiet else print
-    say(f"training {sizes} {config.activation}, loss {config.loss}, {config.optimizer} lr "
-        f"{config.lr:g}, batch {config.batch_size}, {_count(config.epochs, 'epoch')}, "
-        f"seed {config.seed}, backend {kernels.backend_name()}, {threads} threads")
-    try:
-        model, history = train.fit(config, data, out_dir=args.out, resume=args.resume,
-                                   quiet=args.quiet, n_classes=len(class_names),
-                                   about_data=about_data)
-    except train.Interrupted as stop:
-        print(f"backprop: {stop}", file=sys.stderr)
-        return 128 + stop.signum
-    except train.TrainingError as error:
-        print(f"backprop: error: {error}", file=sys.stderr)
-        return 3
-    except MemoryError as error:
-        raise UsageError(f"not enough memory for a {sizes} network ({error}); choose "
-                         f"smaller --hidden sizes") from None
-    figures = []
-    if not args.no_plots and history["epochs"]:
-        test = data[1]  # the figures need only the test set: free the 47 MB of training
-        del data        # images before matplotlib loads (peak memory)
-        figures = train.draw_figures({name: os.path.join(args.out, name) for name in
-                                      plots.FIGURES}, history, model, test, class_names)
-    epochs = history["epochs"]
-    if epochs:  # the result line, also with --quiet
-        print(f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
-              f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, "
-              f"{_count(len(epochs), 'epoch')} in {history['train_seconds']:.1f} s of training")
-    written = ["history.json", "checkpoint.npz", "model.npz"] + [os.path.basename(f) for f in figures]
-    say(f"run folder {args.out}: {', '.join(written)}")
-    return 0
 
 
 def _add_evaluate(sub):
@@ -464,7 +274,11 @@ def _run_evaluate(args):
         raise UsageError(f"the model maps {model.n_in} inputs to {model.n_out} outputs; "
                          f"{data} needs {x_test[0].size} to {len(names)}")
     loss = train.run_loss(model)  # the one the run trained with, by its output layer
-    result = train.evaluate(model, loss, x_test, y_test)
+    try:
+        result = train.evaluate(model, loss, x_test, y_test)
+    except train.NonFiniteOutputs as error:
+        raise UsageError(f"{args.run_dir}: {error}: the model is damaged or diverged, its "
+                         f"outputs mean nothing") from None
     C = train.confusion_matrix(y_test, result["predictions"], len(names))
     print(f"test loss {result['loss']:.4f} ({loss.name.replace('_', ' ')}), test accuracy "
           f"{result['accuracy']:.4f} ({int(C.trace())} of {C.sum()})")
@@ -486,7 +300,7 @@ def _add_gradcheck(sub):
                     "gradients of the hand-written delta rule with the reverse-mode tape's "
                     "and with central differences. Prints relative errors; exits with "
                     "status 1 if any is above the bound.")
-    p.add_argument("--hidden", type=_sizes, default=(5, 4), metavar="N,N,...",
+    p.add_argument("--hidden", type=layer_sizes, default=(5, 4), metavar="N,N,...",
                    help="hidden layer sizes (default 5,4)")
     p.add_argument("--activation", default="relu", type=str.lower, choices=HIDDEN_ACTIVATIONS,
                    help="hidden activation (default relu)")
@@ -496,11 +310,11 @@ def _add_gradcheck(sub):
                         "softmax (default ce)")
     p.add_argument("--output", type=str.lower, choices=list(ACTIVATIONS),
                    help="override the output activation")
-    p.add_argument("--batch", type=_positive_int, default=4, metavar="N", help="batch size (default 4)")
-    p.add_argument("--inputs", type=_positive_int, default=6, help="input units (default 6)")
-    p.add_argument("--outputs", type=_positive_int, default=3, help="output units (default 3)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
-    p.add_argument("--bound", type=_positive_float, default=1e-6,
+    p.add_argument("--batch", type=positive_int, default=4, metavar="N", help="batch size (default 4)")
+    p.add_argument("--inputs", type=positive_int, default=6, help="input units (default 6)")
+    p.add_argument("--outputs", type=positive_int, default=3, help="output units (default 3)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed (default 0)")
+    p.add_argument("--bound", type=positive_float, default=1e-6,
                    help="largest relative error accepted (default 1e-6)")
     p.add_argument("--all", action="store_true",
                    help="check every hidden activation x loss pair, one line each")
@@ -533,7 +347,7 @@ def _run_gradcheck(args):
 
 # ---------------------------------------------------------------------------------- driver
 
-_SUBCOMMANDS = [_add_train, _add_evaluate, _add_data, _add_gradcheck, _add_himmelblau,
+_SUBCOMMANDS = [add_train, _add_evaluate, _add_data, _add_gradcheck, _add_himmelblau,
                 _add_plot]  # the _add_* functions above, in help order
 
 

@@ -35,6 +35,10 @@ class TrainingError(RuntimeError):
     """Training stopped: it diverged (NaN or Inf) or a checkpoint does not fit the run."""
 
 
+class NonFiniteOutputs(ValueError):
+    """A model's outputs (or its loss) on some data are NaN or Inf: they mean nothing."""
+
+
 def train_step(model, loss, optimizer, x, y):
     """One step of gradient descent on the batch (x, y); returns (E, O), E before the update.
 
@@ -231,7 +235,11 @@ class Loop:
         if self.batches.class_labels:
             logs["accuracy"] = p.correct / max(p.seen, 1)
         if self.validation is not None:
-            result = evaluate_batches(self.model, self.loss, self.validation)
+            try:
+                result = evaluate_batches(self.model, self.loss, self.validation)
+            except NonFiniteOutputs as error:  # the last step's update blew the model up
+                raise TrainingError(f"training diverged at epoch {p.epoch + 1}, at its end: "
+                                    f"{error}; try a smaller learning rate") from None
             logs["val_loss"] = result["loss"]
             if "accuracy" in result:
                 logs["val_accuracy"] = result["accuracy"]
@@ -264,8 +272,9 @@ def evaluate_batches(model, loss, batches, predictions=False):
     and with ``predictions`` the predicted classes (argmax of O).
 
     Uses the caching-free forward pass (``model.predict``), so it never disturbs
-    training state. A model whose weights hold NaN or Inf is refused: its outputs mean
-    nothing.
+    training state. A model whose weights hold NaN or Inf is refused (ValueError), and
+    so is one whose outputs or loss are NaN or Inf (``NonFiniteOutputs``, a ValueError):
+    its outputs mean nothing.
     """
     bad = [name for name, p in model.named_params().items() if not np.all(np.isfinite(p))]
     if bad:
@@ -274,8 +283,15 @@ def evaluate_batches(model, loss, batches, predictions=False):
     n = batches.n_samples
     total, predicted, start = 0.0, np.empty(n, np.int64), 0
     for x, y in batches:
-        out = model.predict(x)
-        total += loss.forward(out, y) * len(y)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            out = model.predict(x)
+            total += loss.forward(out, y) * len(y) if np.all(np.isfinite(out)) else np.nan
+        if not math.isfinite(total):
+            what = "outputs" if not np.all(np.isfinite(out)) else "loss"
+            raise NonFiniteOutputs(f"the model's {what} on samples {start} to "
+                                   f"{start + len(y) - 1} {'are' if what == 'outputs' else 'is'} "
+                                   f"not finite (NaN or Inf; largest "
+                                   f"|W| {float(np.max(np.abs(model.params))):.3g})")
         if batches.class_labels:
             predicted[start:start + len(y)] = np.argmax(out, axis=1)
         start += len(y)

@@ -65,9 +65,11 @@ def save_npz(path, arrays):
 
 
 def write_json(path, value, indent=1):
-    """Write ``value`` to ``path`` as JSON with a final newline, atomically."""
+    """Write ``value`` to ``path`` as strict JSON with a final newline, atomically: a NaN
+    or an Inf is a ValueError, never a bare ``NaN`` that other readers refuse."""
+    text = json.dumps(value, indent=indent, allow_nan=False) + "\n"  # before the file
     with atomic_write(path) as f:
-        f.write((json.dumps(value, indent=indent) + "\n").encode())
+        f.write(text.encode())
 
 
 def remove_temporaries(folder, endings):

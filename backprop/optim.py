@@ -77,6 +77,7 @@ class Optimizer:
     """
 
     slots = ()  # names of the per-parameter state arrays
+    non_negative = ()  # the slots that hold sums of squares, never below 0
 
     def __init__(self, params, lr):
         params = _as_list(params, "params")
@@ -127,9 +128,26 @@ class Optimizer:
         return arrays
 
     def load_state_arrays(self, arrays):
-        """Restore ``state_arrays`` output, checking every slot's shape and dtype."""
+        """Restore ``state_arrays`` output, all checked before any slot changes.
+
+        ValueError unless: t is a whole number >= 0; every slot of this rule is there
+        with its parameter's shape and dtype, and finite; the slots that hold squares
+        (``non_negative``: Adam's v, RMSProp's and Adagrad's s) are >= 0; and nothing
+        else is there (e.g. Adam's m and v beside an "sgd" configuration).
+        """
         if "t" not in arrays:
             raise ValueError("optimizer state lacks the step count t")
+        t = np.asarray(arrays["t"])
+        if (t.shape != () or t.dtype.kind not in "iuf" or not np.isfinite(t)
+                or t != np.floor(t) or t < 0):
+            raise ValueError(f"optimizer state has step count t = {t.tolist()!r}, not a "
+                             f"whole number >= 0")
+        expected = {f"{slot}.{i}" for slot, values in self.state.items()
+                    for i in range(len(values))}
+        extra = sorted(set(arrays) - expected - {"t"})
+        if extra:
+            raise ValueError(f"optimizer state holds {', '.join(extra)}, which "
+                             f"{self.name} does not keep (the state of another optimizer)")
         for slot, values in self.state.items():
             for i, v in enumerate(values):
                 key = f"{slot}.{i}"
@@ -139,8 +157,15 @@ class Optimizer:
                 if a.shape != v.shape or a.dtype != v.dtype:
                     raise ValueError(f"optimizer state {key} has shape {a.shape} and dtype "
                                      f"{a.dtype}, expected {v.shape} and {v.dtype}")
-                v[...] = a
-        self.t = int(arrays["t"])
+                if not np.all(np.isfinite(a)):
+                    raise ValueError(f"optimizer state {key} holds NaN or Inf")
+                if slot in self.non_negative and np.any(a < 0):
+                    raise ValueError(f"optimizer state {key} holds negative values "
+                                     f"(down to {a.min():g}); {slot} is a sum of squares, >= 0")
+        for slot, values in self.state.items():
+            for i, v in enumerate(values):
+                v[...] = arrays[f"{slot}.{i}"]
+        self.t = int(t)
 
     def config(self):
         return {"name": self.name, "lr": self.lr}
@@ -196,6 +221,7 @@ class RMSProp(Optimizer):
 
     name = "rmsprop"
     slots = ("s",)
+    non_negative = ("s",)
 
     def __init__(self, params, lr=0.001, rho=0.9, eps=1e-7):
         super().__init__(params, lr)
@@ -219,6 +245,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     slots = ("s",)
+    non_negative = ("s",)
 
     def __init__(self, params, lr=0.01, eps=1e-10):
         super().__init__(params, lr)
@@ -249,6 +276,7 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("m", "v")
+    non_negative = ("v",)
 
     def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)

@@ -30,7 +30,8 @@ from tqdm import tqdm
 from . import __version__, kernels
 from .activations import HIDDEN_ACTIVATIONS
 from .data import Batches
-from .fit import EVAL_BATCH, Callback, Loop, Position, TrainingError, evaluate_batches
+from .fit import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, Position, TrainingError,
+                  evaluate_batches)
 from .fit import train_step  # noqa: F401  the step the run calls, looked up here each step
 from .io import SignalFlag, load_npz, lock_run_folder, remove_temporaries, save_npz, write_json
 from .layers import INITIALIZERS
@@ -46,6 +47,15 @@ CHECKPOINT_VERSION = 2  # 2: the optimizer's state is one flat slot per rule, li
 # --loss: the loss (a name in losses.LOSSES) and the output activation it comes with
 TRAIN_LOSSES = {"ce": ("ce", None),              # logits, softmax cross-entropy
                 "mse": ("mse", "softmax")}       # softmax outputs, 1/2 sum (O - t)^2
+
+
+# the options a resumed run must share with its checkpoint (--epochs may change)
+RESUME_MUST_MATCH = ("hidden", "activation", "loss", "optimizer", "batch_size", "lr", "seed",
+                     "dtype")
+
+
+class DamagedCheckpoint(TrainingError):
+    """A checkpoint whose optimizer state cannot be used (the CLI: exit 2, naming it)."""
 
 
 class Interrupted(Exception):
@@ -104,9 +114,14 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        if np.dtype(self.dtype).type(self.lr) == 0:
+        with np.errstate(over="ignore"):
+            stored = np.dtype(self.dtype).type(self.lr)
+        if stored == 0:
             raise ValueError(f"learning rate {self.lr} is 0 in {self.dtype}: nothing would "
                              f"be learned")
+        if not np.isfinite(stored):
+            raise ValueError(f"learning rate {self.lr} is inf in {self.dtype}: the largest "
+                             f"it holds is {np.finfo(self.dtype).max:.4g}")
 
     def sizes(self, n_in=784, n_out=10):
         return [n_in, *self.hidden, n_out]
@@ -316,10 +331,7 @@ def load_checkpoint(path, config, model, optimizer):
     """Restore model and optimizer from ``path``; the checkpoint must match ``config``
     in everything but the number of epochs (a resumed run may train longer)."""
     arrays, saved, position = _read_checkpoint(path)
-    differs = [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
-               for k in ("hidden", "activation", "loss", "optimizer", "batch_size", "lr",
-                         "seed", "dtype")
-               if getattr(saved, k) != getattr(config, k)]
+    differs = run_differences(saved, config)
     if differs:
         raise TrainingError(f"{path} was written by a different run: " + ", ".join(differs))
     try:
@@ -335,8 +347,15 @@ def load_checkpoint(path, config, model, optimizer):
         optimizer.load_state_arrays({k[len("optim."):]: v for k, v in arrays.items()
                                      if k.startswith("optim.")})
     except ValueError as error:
-        raise TrainingError(f"{path}: {error}") from None
+        raise DamagedCheckpoint(f"{path} is a damaged checkpoint: {error}") from None
     return position
+
+
+def run_differences(saved, config):
+    """What ``config`` changes of the run ``saved`` that a resume must keep
+    (``RESUME_MUST_MATCH``), as "name old (now new)" strings; empty if nothing."""
+    return [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
+            for k in RESUME_MUST_MATCH if getattr(saved, k) != getattr(config, k)]
 
 
 def _write_history(out_dir, history):
@@ -365,7 +384,7 @@ def prepare_out_dir(out_dir):
 
 
 def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None,
-        n_classes=10, about_data=None):
+        n_classes=10, about_data=None, discard=()):
     """Train ``config`` on ``data`` = ((x_train, y_train), (x_test, y_test)) (uint8 images).
 
     Parameters
@@ -385,6 +404,10 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
     about_data : dict, optional
         What the data is (the CLI's: folder, class names, verified), kept in
         history.json as "data" so ``backprop plot`` finds it again.
+    discard : sequence of str
+        Files of an old run in ``out_dir`` to delete (``backprop train --force``): only
+        once the folder is locked, the data checked and the network built, just before
+        the new run starts.
 
     Returns
     -------
@@ -400,10 +423,12 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
     prepare_out_dir(out_dir)
     with lock_run_folder(out_dir):  # held to the last write: no two runs share a folder
-        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
+        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
+                    discard)
 
 
-def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data):
+def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
+         discard=()):
     """``fit``'s training; the caller holds ``out_dir``'s lock if there is one."""
     (x_train, y_train), (x_test, y_test) = data
     if x_test.shape[1:] != x_train.shape[1:]:
@@ -429,6 +454,9 @@ def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_d
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
         _remove_stale_temporaries(out_dir)
+        for name in discard:  # --force: nothing of the old run may pass for the new one's
+            if os.path.exists(os.path.join(out_dir, name)):
+                os.unlink(os.path.join(out_dir, name))
     if resume:
         if not out_dir or not os.path.exists(checkpoint_path):
             raise FileNotFoundError(f"no checkpoint to resume from in {out_dir or '(no --out)'}; "
@@ -501,6 +529,9 @@ class _RunFolder(Callback):
         history one record ahead of the checkpoint, which resume trims, never behind."""
         if self.out_dir:
             loop = self.loop
+            if not np.all(np.isfinite(loop.model.params)):  # never written, never "good"
+                raise TrainingError(f"training diverged at epoch {loop.position.epoch + 1}: "
+                                    f"the weights hold NaN or Inf; nothing was saved")
             _write_history(self.out_dir, self.history)
             save_checkpoint(os.path.join(self.out_dir, CHECKPOINT), self.config, loop.model,
                             loop.optimizer, loop.position)
@@ -511,7 +542,12 @@ class _RunFolder(Callback):
     def on_train_batch_end(self, batch, logs=None):
         position, every = self.loop.position, self.config.eval_every
         if every and position.global_step % every == 0:
-            result = evaluate_batches(self.loop.model, self.loop.loss, self.test)
+            try:
+                result = evaluate_batches(self.loop.model, self.loop.loss, self.test)
+            except NonFiniteOutputs as error:
+                raise TrainingError(f"training diverged at epoch {position.epoch + 1}, step "
+                                    f"{position.step_in_epoch}: {error}; try a smaller "
+                                    f"learning rate") from None
             self.history["evaluations"].append(
                 {"step": position.global_step, "epoch": position.epoch + 1,
                  "test_loss": result["loss"], "test_accuracy": result["accuracy"]})

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import cli, train
+from backprop import cli, cli_train, train
 
 
 def test_the_options_reach_the_configuration_and_the_built_run():
     args = cli.build_parser().parse_args(
         ["train", "--init", "GLOROT_UNIFORM", "--optimizer", "keras_adam"])
     assert (args.init, args.optimizer) == ("glorot_uniform", "keras_adam")
-    assert "init" in cli.RUN_OPTIONS          # given again on --resume, or read from the run
+    assert "init" in cli_train.RUN_OPTIONS    # given again on --resume, or read from the run
     config = train.TrainConfig(init=args.init, optimizer=args.optimizer)
     model, _, optimizer = train.build(config)
     assert [layer.init for layer in model.layers] == ["glorot_uniform"] * 5

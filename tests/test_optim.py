@@ -291,10 +291,10 @@ def test_the_messages_are_the_command_lines():
     """The optimizer's message for a learning rate that is no positive number is the one
     ``backprop train --lr`` prints for the same value."""
     import argparse
-    from backprop import cli
+    from backprop import cli_common
     for text in ("-1", "0"):
         with pytest.raises(argparse.ArgumentTypeError) as from_cli:
-            cli._positive_float(text)
+            cli_common.positive_float(text)
         with pytest.raises(ValueError) as from_library:
             bp.SGD([np.zeros(2)], lr=int(text))
         assert str(from_library.value) == f"lr: {from_cli.value}"

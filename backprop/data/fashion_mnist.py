@@ -44,7 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .._paths import user_cache
-from ..io import atomic_write, sigterm_cleans_up
+from ..io import atomic_write, lock_run_folder, remove_temporaries, sigterm_cleans_up
 from .idx import read_idx, write_idx
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -67,6 +67,24 @@ SHA256 = {
     "t10k-images": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
+
+_OFFICIAL_SHA256 = dict(SHA256)  # what SHA256 is set to here (tests may replace SHA256)
+
+# key -> shape of the official file, and its decompressed size in bytes (header included;
+# the official and the Debian .gz files both decompress to these)
+SHAPES = {"train-images": (60000, 28, 28), "train-labels": (60000,),
+          "t10k-images": (10000, 28, 28), "t10k-labels": (10000,)}
+RAW_SIZES = {"train-images": 47040016, "train-labels": 60008,
+             "t10k-images": 7840016, "t10k-labels": 10008}
+
+
+def max_download(key):
+    """The most bytes a .gz of file ``key`` can have: zlib's bound on deflating its raw
+    size (stored blocks), the gzip header and trailer, and 1 KiB for a file name in the
+    header. The official .gz files are about half as large."""
+    raw = RAW_SIZES[key]
+    return raw + (raw >> 12) + (raw >> 14) + (raw >> 25) + 13 + 18 + 1024
+
 
 # The download address listed in the zalandoresearch/fashion-mnist README. It is an S3
 # *website* endpoint, which serves plain HTTP only; the SHA-256 check is what makes the
@@ -235,8 +253,17 @@ def _repair_hint(path):
 def _read_checked(path, key, checksums=None):
     """read_verified without the advice on repairing (for fetch's own downloads)."""
     hasher = hashlib.sha256()
-    array = read_idx(path, hasher=hasher)
     expected = (checksums or SHA256)[key]
+    # the official file's shape is known: any other header is refused before anything is
+    # allocated or decompressed (a gzip bomb stops at its header)
+    shape = SHAPES[key] if expected == _OFFICIAL_SHA256[key] else None
+    try:
+        array = read_idx(path, hasher=hasher, shape=shape)
+    except ValueError as error:
+        if shape is None or f"expected {shape}" not in str(error):
+            raise
+        raise ValueError(f"{error}: not the official Fashion-MNIST {FILES[key]} (another "
+                         f"data set, or a damaged copy)") from None
     got = hasher.hexdigest()
     if got != expected:
         raise ValueError(
@@ -448,7 +475,8 @@ def fetch(dest=None, base_url=DEFAULT_URL, progress=True, checksums=None, timeou
     """
     dest = Path(dest) if dest is not None else cache_dir()
     _make_folder(dest)
-    with sigterm_cleans_up():
+    with sigterm_cleans_up(), lock_run_folder(dest):  # one fetch at a time in dest
+        remove_temporaries(dest, (".part",))  # what a SIGKILLed fetch left behind
         for key, name in FILES.items():
             _fetch_one(dest, key, name, base_url, progress, checksums, timeout)
             _remove_bad_raw_copy(dest / name, key, checksums)
@@ -480,7 +508,7 @@ def _fetch_one(dest, key, name, base_url, progress, checksums, timeout):
     url = base_url.rstrip("/") + "/" + name + ".gz"
     # atomic: the data file appears complete and verified, or not at all
     with atomic_write(target, suffix=".part") as out:
-        download(url, out, progress, timeout)
+        download(url, out, progress, timeout, max_bytes=max_download(key))
         out.flush()
         try:
             _read_checked(out.name, key, checksums)
@@ -501,8 +529,9 @@ def _remove_bad_raw_copy(raw, key, checksums):
                       f"{raw.name}.gz beside it replaces it", stacklevel=3)
 
 
-def download(url, out, progress, timeout):
-    """Stream ``url`` into the open file ``out``, checking the length the server sent."""
+def download(url, out, progress, timeout, max_bytes=None):
+    """Stream ``url`` into the open file ``out``, checking the length the server sent;
+    OSError as soon as it sends (or announces) more than ``max_bytes``."""
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as error:
@@ -516,20 +545,27 @@ def download(url, out, progress, timeout):
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if max_bytes is not None and total is not None and total > max_bytes:
+            raise OSError(f"download of {url} refused: the server announces {total} bytes, "
+                          f"more than the {max_bytes} this file can have")
         name = url.rsplit("/", 1)[-1]
         received = 0
         with tqdm(total=total, desc=name, unit="B", unit_scale=True,
                   disable=not progress) as bar:
             while True:
                 try:
-                    chunk = response.read(1 << 16)
+                    chunk = response.read(1 << 16 if max_bytes is None
+                                          else min(1 << 16, max_bytes + 1 - received))
                 except (OSError, http.client.HTTPException) as error:  # reset, timeout
                     raise OSError(f"download of {url} broke off after {received} "
                                   f"bytes: {error}") from None
                 if not chunk:
                     break
-                out.write(chunk)
                 received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise OSError(f"download of {url} stopped: the server sent more than "
+                                  f"the {max_bytes} bytes this file can have")
+                out.write(chunk)
                 bar.update(len(chunk))
     if total is not None and received != total:
         raise OSError(f"download of {url} is incomplete: got {received} of {total} bytes")

@@ -6,7 +6,7 @@ two backends on ordinary and extreme inputs, and this backend is what
 ``BACKPROP_BACKEND=numpy`` runs.
 
 Conventions (both backends): a batch is a C-contiguous (B, n) array of rows; ``z`` is
-the net input x_k = sum_j O_j W_jk + b_k, ``O`` the output f(z), ``g`` the upstream
+the net input z_k = sum_j O_j W_jk + b_k, ``O`` the output f(z), ``g`` the upstream
 gradient dE/dO, ``delta`` = dE/dz. Scalars reach a kernel already cast to the arrays'
 dtype, so float32 stays float32.
 """
