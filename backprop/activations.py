@@ -38,7 +38,7 @@ class Activation:
 
     A user's activation writes f and its derivative f' in NumPy::
 
-        class Softplus(bp.Activation):          # O = log(1 + e^x)
+        class Softplus(bp.Activation):          # O = log(1 + e^z)
             def f(self, z):
                 return np.logaddexp(0.0, z)       # O = f(z), elementwise
             def df(self, z):

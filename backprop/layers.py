@@ -153,13 +153,14 @@ class Layer:
         return {"type": type(self).__name__, **origin(type(self)), **constructor_args(self)}
 
     @classmethod
-    def from_config(cls, config, dtype=np.float32):
-        """A new layer with the architecture ``config()`` gave; fresh parameters."""
+    def from_config(cls, config, dtype=np.float32, **kwargs):
+        """A new layer with the architecture ``config()`` gave (Keras's from_config); fresh
+        parameters. ``kwargs`` go to the constructor too (Dense: ``rng``)."""
         config = dict(config)
         if config.pop("type", cls.__name__).lower() != cls.__name__.lower():
             raise ValueError(f"not a {cls.__name__} layer's config: {config!r}")
         config.pop("class", None)
-        return cls(**config, dtype=dtype)
+        return cls(**config, dtype=dtype, **kwargs)
 
     def astype(self, dtype):
         """A copy of this layer in ``dtype`` (float32 or float64), same parameters."""
@@ -315,20 +316,10 @@ class Dense(Layer):
 
     def config(self):
         """The architecture as plain data: {"type": "Dense", "n_in", "n_out",
-        "activation": {"name", arguments...}, "init"}; ``from_config`` rebuilds it."""
+        "activation": {"name", arguments...}, "init"}; ``Layer.from_config`` rebuilds it
+        (the constructor takes the activation's config as it is)."""
         return {"type": type(self).__name__, **origin(type(self)), "n_in": self.n_in,
                 "n_out": self.n_out, "activation": self.activation.config(), "init": self.init}
-
-    @classmethod
-    def from_config(cls, config, rng=None, dtype=np.float32):
-        """A new layer with the architecture ``config()`` gave (Keras's from_config);
-        fresh weights from ``rng``."""
-        config = dict(config)
-        if config.pop("type", cls.__name__).lower() != cls.__name__.lower():
-            raise ValueError(f"not a {cls.__name__} layer's config: {config!r}")
-        config.pop("class", None)
-        activation = get_activation(config.pop("activation", None))
-        return cls(**config, activation=activation, rng=rng, dtype=dtype)
 
     def __repr__(self):
         return (f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}, "

@@ -210,11 +210,11 @@ class Sequential:
         except (KeyError, ValueError) as error:
             raise ValueError(f"{source} is not a backprop model file ({error})") from None
         specs = _check_config(config, source)
-        extra = sorted((k for k in arrays if isinstance(k, str) and _WEIGHT.fullmatch(k)
-                        and int(_WEIGHT.fullmatch(k)[2]) > len(specs)),
-                       key=lambda k: (int(_WEIGHT.fullmatch(k)[2]), k))
+        extra = sorted((int(m[2]), k) for k in arrays  # weights of layers past the config's
+                       if isinstance(k, str) and (m := _WEIGHT.fullmatch(k))
+                       and int(m[2]) > len(specs))
         if extra:
-            raise ValueError(f"{source} is a damaged model file: it holds {extra[0]} but its "
+            raise ValueError(f"{source} is a damaged model file: it holds {extra[0][1]} but its "
                              f"config describes {len(specs)} "
                              f"layer{'s' if len(specs) > 1 else ''}")
         layers = []
