@@ -1,20 +1,22 @@
-"""Benchmark backprop against a naive NumPy loop, PyTorch, TensorFlow and scikit-learn.
+"""Benchmark backprop against a naive NumPy loop, PyTorch, JAX, TensorFlow and scikit-learn.
 
     python -m benchmarks                      all engines, 1 warm-up + 3 timed epochs
     python -m benchmarks --engines backprop-numba,pytorch --threads 1
     python -m benchmarks --quick --data synthetic --no-memory     a few seconds
+    python -m benchmarks --batch-sizes 10,100,1000,4096           the sweep (sweep.py)
 
 Each engine trains the tutorial's 784-256-128-64-32-10 ReLU network on Fashion-MNIST
 (softmax cross-entropy, Adam 1e-3, batch 100, float32); epochs are interleaved across
 engines, so the machine's drift falls on all of them alike. See ``run.py`` for the
 procedure, ``flops.py`` for the GEMM floor and ``memory.py`` for what peak RSS means.
-Results go to bench-results/ (results.json, results.md, results.png).
+Results go to bench-results/ (results.json, results.md, results.png; a sweep writes
+sweep.json, sweep.md, sweep.png instead).
 
 Sample output
 -------------
 ``python -m benchmarks --epochs 5`` on a 2-core AMD EPYC virtual machine, otherwise idle,
 2026-12-01 (TensorFlow and scikit-learn were not installed there, so they are listed as
-skipped)::
+skipped; recorded before the JAX engine was added, which a run now lists too)::
 
     tensorflow: skipped, tensorflow is not installed (pip install tensorflow-cpu)
     sklearn: skipped, sklearn is not installed (pip install scikit-learn)

@@ -20,6 +20,7 @@ can pin thread counts first.
 """
 import importlib.metadata
 import importlib.util
+import os
 
 import numpy as np
 
@@ -29,6 +30,33 @@ def blas_threads():
     from threadpoolctl import threadpool_info
     counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
     return counts[0] if counts else None
+
+
+def xla_threads():
+    """Threads of XLA's CPU compute pool in this process (for the JAX engine).
+
+    XLA sizes that pool once, when JAX creates its CPU client (DefaultThreadPoolSize in
+    xla/pjrt/utils.cc): PJRT_NPROC, else NPROC, else the cores the process may run on.
+    ``pin_thread_env`` sets PJRT_NPROC. The pool's threads are named tf_XLAEigen; they
+    are counted where /proc lists the process's threads, else the rule gives the number.
+    """
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        tasks = []
+    count = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                count += f.read().strip() == "tf_XLAEigen"
+        except OSError:  # the thread ended meanwhile
+            pass
+    if count:
+        return count
+    for name in ("PJRT_NPROC", "NPROC"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 class Engine:
@@ -212,6 +240,60 @@ class PyTorch(Engine):
         return {"torch": torch.__version__}
 
 
+class Jax(Engine):
+    """JAX on the CPU: one jax.jit step (forward, loss, jax.grad, Adam) over donated state.
+
+    The maths is in ``jax_step.py``. Batches are gathered on the host as the others do
+    (uint8 rows by a fresh seeded permutation); the step scales them inside. Two shapes
+    are compiled in ``setup``, the full batch and the epoch's shorter last one (60000 is
+    not a multiple of every batch size), each on a throwaway copy of the state, so no
+    timed epoch compiles.
+    """
+
+    name = "jax"
+    description = "JAX, CPU, one jax.jit step (jax.grad + hand-written Adam), donated state"
+    requires = ("jax",)
+    install_hint = "jax jaxlib"
+
+    def setup(self, data):
+        import jax
+
+        from . import flops, jax_step
+        self.jax, self.jax_step = jax, jax_step
+        (x_train, y_train), (x_test, y_test) = data
+        self.x, self.y = _flat(x_train), y_train.astype(np.int32)  # uint8 rows, labels
+        self.x_test, self.y_test = _flat(x_test), y_test
+        self.step = jax_step.make_step(self.lr)
+        self.params = jax_step.init(self.sizes, self.seed)
+        self.m, self.v = jax_step.zeros_like(self.params), jax_step.zeros_like(self.params)
+        self.t = jax.numpy.zeros((), jax.numpy.int32)
+        for B in sorted(set(flops.epoch_batches(len(self.x), self.batch_size))):
+            warm = jax_step.copy((self.params, self.m, self.v, self.t))
+            jax.block_until_ready(self.step(*warm, self.x[:B], self.y[:B]))
+        self.rng = np.random.default_rng(self.seed)
+
+    def run_epoch(self):
+        order = self.rng.permutation(len(self.x))
+        params, m, v, t, step = self.params, self.m, self.v, self.t, self.step
+        for start in range(0, len(order), self.batch_size):
+            index = order[start:start + self.batch_size]
+            params, m, v, t = step(params, m, v, t, self.x[index], self.y[index])
+        # steps are dispatched asynchronously: the epoch ends when its last update is done
+        self.params, self.m, self.v, self.t = self.jax.block_until_ready((params, m, v, t))
+
+    def accuracy(self):
+        predicted = np.asarray(self.jax_step.predict(self.params, self.x_test))
+        return float(np.mean(predicted == self.y_test))
+
+    def threads(self):
+        return xla_threads()
+
+    def versions(self):
+        import jax
+        import jaxlib
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+
 class TensorFlow(Engine):
     """Keras Sequential trained by a GradientTape loop compiled with tf.function."""
 
@@ -309,8 +391,8 @@ class ScikitLearn(Engine):
         return {"scikit-learn": sklearn.__version__}
 
 
-ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumpy, NaiveNumpy, PyTorch, TensorFlow,
-                                     ScikitLearn)}
+ENGINES = {cls.name: cls for cls in (BackpropNumba, BackpropNumpy, NaiveNumpy, PyTorch, Jax,
+                                     TensorFlow, ScikitLearn)}
 
 
 def make(name, sizes, batch_size, seed, threads):

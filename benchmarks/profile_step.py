@@ -1,6 +1,6 @@
 """Where an epoch of the reference run goes: the training step split into its phases.
 
-    python -m benchmarks.profile_step [--epochs 3] [--threads N] [--samples 60000]
+    python -m benchmarks.profile_step [--epochs 3] [--threads N] [--samples 60000] [--batch-size 100]
 
 Times, per epoch of the tutorial's network (784-256-128-64-32-10 ReLU, softmax
 cross-entropy, Adam, batch 100, float32, numba kernels), the phases of
@@ -40,7 +40,7 @@ PHASES = ["batch gather", "forward", "loss", "backward", "optimizer (Adam)"]
 BATCH = 100
 
 
-def profile(epochs=3, threads=None, seed=0, samples=None):
+def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH):
     """Per-phase seconds of each timed epoch, and the floor's; returns (phases, floor).
 
     An epoch is a pass over the first ``samples`` training images (default: all 60000,
@@ -57,9 +57,9 @@ def profile(epochs=3, threads=None, seed=0, samples=None):
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         x_train, y_train = x_train[:samples], y_train[:samples]
-    model, loss, optimizer = train.build(train.TrainConfig(seed=seed))
-    batches = backprop.data.Batches(x_train, y_train, BATCH, seed=seed)
-    floor = GemmFloor([784, 256, 128, 64, 32, 10], len(x_train), BATCH, seed=seed)
+    model, loss, optimizer = train.build(train.TrainConfig(seed=seed, batch_size=batch_size))
+    batches = backprop.data.Batches(x_train, y_train, batch_size, seed=seed)
+    floor = GemmFloor([784, 256, 128, 64, 32, 10], len(x_train), batch_size, seed=seed)
     floor.setup()
     clock = time.perf_counter
     per_epoch, floor_times = [], []
@@ -97,10 +97,10 @@ def profile(epochs=3, threads=None, seed=0, samples=None):
     return phases, statistics.median(floor_times)
 
 
-def steps_per_epoch(samples=None, n_train=60000):
-    """Training steps of batch 100 per epoch over ``samples`` images (default: all)."""
+def steps_per_epoch(samples=None, n_train=60000, batch_size=BATCH):
+    """Training steps of ``batch_size`` per epoch over ``samples`` images (default: all)."""
     n = n_train if samples is None else min(samples, n_train)
-    return -(-n // BATCH)
+    return -(-n // batch_size)
 
 
 def table(phases, floor, steps=600):
@@ -124,6 +124,8 @@ def main(argv=None):
     parser.add_argument("--samples", type=positive, default=None,
                         help="training images per epoch (default: all 60000); fewer make a "
                              "quick check, not a measurement")
+    parser.add_argument("--batch-size", type=positive, default=BATCH,
+                        help=f"samples per step (default {BATCH})")
     args = parser.parse_args(argv)
     from backprop import kernels
     try:  # without --threads, $BACKPROP_THREADS or $OMP_NUM_THREADS, which may be anything
@@ -131,8 +133,9 @@ def main(argv=None):
     except ValueError as error:
         parser.error(f"{error} (from $BACKPROP_THREADS or $OMP_NUM_THREADS; --threads N "
                      f"overrides them)")
-    phases, floor = profile(args.epochs, threads, samples=args.samples)
-    print(table(phases, floor, steps_per_epoch(args.samples)))
+    phases, floor = profile(args.epochs, threads, samples=args.samples,
+                            batch_size=args.batch_size)
+    print(table(phases, floor, steps_per_epoch(args.samples, batch_size=args.batch_size)))
     return phases, floor
 
 

@@ -4,10 +4,11 @@
 and the Python; ``blas()`` the BLAS libraries threadpoolctl sees (kernel, version,
 threads), file names only, no paths. ``write_json``, ``write_markdown`` and ``write_chart``
 put a result in the output folder, which ``output_folder`` creates and checks before a
-run; ``table`` renders the Markdown table the runner prints. ``positive``,
-``non_negative`` and ``seconds`` are the argparse types of the entry points' numeric
-options (this module imports nothing heavy, so ``benchmarks.memory`` can use them before
-it pins the thread counts).
+run; ``table`` renders the Markdown table the runner prints (``markdown_table`` pads any
+table, the sweep's too). ``positive``, ``non_negative``, ``seconds`` and
+``positive_list`` are the argparse types of the entry points' numeric options (this
+module imports nothing heavy, so ``benchmarks.memory`` can use them before it pins the
+thread counts).
 """
 import argparse
 import json
@@ -17,6 +18,24 @@ import platform
 import sys
 import tempfile
 import time
+
+
+def positive_list(text):
+    """argparse type: a comma list of distinct whole numbers >= 1, returned in ascending
+    order ("10,100,1000" -> [10, 100, 1000])."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma list of whole numbers >= 1, got {text!r}") from None
+    small = [v for v in values if v < 1]
+    if small:
+        raise argparse.ArgumentTypeError(f"every number must be >= 1, got {small[0]}")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{repeated[0]} is given more than once")
+    return sorted(values)
 
 
 def positive(text):
@@ -201,9 +220,13 @@ def table_rows(result):
 
 def table(result):
     """The result table in Markdown, columns padded so it also reads as plain text."""
-    rows = table_rows(result)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    left = {0, 2}  # text columns; numbers are right-aligned
+    return markdown_table(table_rows(result), left={0, 2})
+
+
+def markdown_table(rows, left=(0,)):
+    """``rows`` (header first, lists of strings) as a Markdown table padded to read as
+    plain text: the columns numbered in ``left`` are text, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 
     def line(cells):
         return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
@@ -214,13 +237,23 @@ def table(result):
     return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
 
 
+def blas_text(pools, short=False):
+    """The BLAS libraries of ``blas()`` in words: kernel, version, architecture, whose
+    copy and threads; ``short``: kernel and version only, each once."""
+    found = [p for p in pools if p.get("user_api") == "blas"]
+    if short:
+        names = [f"{p.get('internal_api')} {p.get('version')}" for p in found]
+        return ", ".join(dict.fromkeys(names)) or "none found"
+    return ", ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
+                     f"from {p['file'].split('/')[0]} (threads: {p.get('num_threads')})"
+                     for p in found) or "none found"
+
+
 def summary(result):
     """The lines above the table: what ran, where, and how to read it."""
     s, m = result["settings"], result["machine"]
     f = result["gemm_floor"]
-    pools = ", ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
-                      f"from {p['file'].split('/')[0]} (threads: {p.get('num_threads')})"
-                      for p in result["blas"] if p.get("user_api") == "blas") or "none found"
+    pools = blas_text(result["blas"])
     mem = result.get("memory_baseline_mib")
     warning = busy_warning(result)
     lines = [warning] if warning else []

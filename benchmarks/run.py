@@ -9,7 +9,8 @@ Invoked as ``python -m benchmarks`` (see ``__main__.py`` for sample output). Ste
 3. Pin the thread count: ``--threads`` (default: all cores) for every BLAS and OpenMP
    pool via threadpoolctl, numba.set_num_threads, torch.set_num_threads and TensorFlow's
    intra-op pool; ``python -m benchmarks`` also sets OMP_NUM_THREADS and friends before
-   anything is imported.
+   anything is imported, and PJRT_NPROC, the only thread count JAX's XLA obeys (see
+   ``benchmarks/__init__.py``).
 4. Rounds: round r trains epoch r of every engine in turn (A B C A B C ...) and then runs
    one epoch of the GEMM floor, so the machine's drift falls on all of them alike. The
    first ``--warmup`` rounds are not timed.
@@ -17,6 +18,9 @@ Invoked as ``python -m benchmarks`` (see ``__main__.py`` for sample output). Ste
    in its own fresh process (``benchmarks.memory``), one after the other, after timing.
 6. Print the table; write results.json, results.md and results.png into ``--out`` (a
    folder created and checked for writing before step 1, so a bad one costs no run).
+
+``--batch-sizes 10,100,1000`` instead of ``--batch-size`` runs steps 1-5 at each batch
+size in turn and writes one table and one chart across them (``sweep.py``).
 
 Times are wall-clock seconds of ``run_epoch`` (time.perf_counter); CPU seconds of the
 whole process over the same span are recorded too (cpu/wall > 1 means several threads
@@ -35,7 +39,7 @@ import numpy as np
 
 from . import engines as engines_mod
 from . import flops, report
-from .report import non_negative, positive
+from .report import non_negative, positive, positive_list
 
 SIZES = [784, 256, 128, 64, 32, 10]
 QUICK_TRAIN, QUICK_TEST = 1000, 200
@@ -84,7 +88,12 @@ def parser():
                    help=f"comma list (default all): {','.join(engines_mod.ENGINES)}")
     p.add_argument("--threads", type=positive, default=os.cpu_count(),
                    help="threads for every engine (default: all cores, %(default)s here)")
-    p.add_argument("--batch-size", type=positive, default=100, help="default 100")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--batch-size", type=positive, default=100, help="default 100")
+    batch.add_argument("--batch-sizes", type=positive_list, default=None, metavar="B1,B2,...",
+                       help="a sweep instead: the whole run at each batch size in turn "
+                            "(ascending), written as sweep.json, sweep.md and sweep.png "
+                            "(see sweep.py)")
     p.add_argument("--out", default="bench-results",
                    help="output folder (default bench-results/), created and checked before "
                         "the run")
@@ -275,6 +284,9 @@ def main(argv=None):
         report.output_folder(args.out)
     except OSError as error:
         p.error(f"argument --out: {error}")
+    if args.batch_sizes:
+        from . import sweep
+        return sweep.main(args, p.prog)
     result = run(args)
     print()
     print("\n".join(report.summary(result)))
