@@ -2,8 +2,10 @@
 
 Everything a run needs is checked before the run folder is touched: the options (the
 configuration, and on ``--resume`` that they match the checkpoint's), the checkpoint, the
-data. ``--force`` deletes the old run's files only inside ``train.fit``, once the folder
-is locked and the network is built, just before the new run starts.
+data; and before any training, history.json. A damaged file is exit status 2, naming
+it; a diverging run exit status 3. ``--force`` deletes the old run's files only inside
+``train.fit``, once the folder is locked and the network is built, just before the new
+run starts.
 """
 import os
 import sys
@@ -14,7 +16,7 @@ from .cli_common import (UsageError, count, layer_sizes, load_data, non_negative
 from .kernels import BACKENDS
 from .layers import INITIALIZERS
 from .optim import OPTIMIZERS
-from .train import TRAIN_LOSSES
+from .run_config import TRAIN_LOSSES
 
 RUN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "hidden", "activation", "loss",
                "seed", "eval_every", "init")  # the TrainConfig fields `backprop train` sets
@@ -86,21 +88,26 @@ def _run_train(args):
         kernels.set_backend(args.backend)
     threads = kernels.set_threads(args.threads)
     from . import plots, train
+    if os.path.lexists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out} is a file, not a folder")
     checkpoint = os.path.join(args.out, train.CHECKPOINT)
     run_files = (train.CHECKPOINT, train.HISTORY, train.MODEL, *plots.FIGURES)
-    earlier = [name for name in run_files if os.path.exists(os.path.join(args.out, name))]
+    earlier = [name for name in run_files if os.path.lexists(os.path.join(args.out, name))]
+    if earlier and train.CHECKPOINT not in earlier and not args.force:
+        # e.g. killed while writing its first checkpoint: --resume has nothing to go on
+        raise UsageError(f"{args.out} holds {', '.join(earlier)} but no {train.CHECKPOINT}, "
+                         f"so there is no run to resume; start it again with --force, which "
+                         f"deletes {'it' if len(earlier) == 1 else 'them'}, or choose another "
+                         f"folder with --out")
     if earlier and not args.resume and not args.force:
         raise UsageError(f"{args.out} already holds a run ({', '.join(earlier)}); pass "
                          f"--resume to continue it, --force to start over, or --out to "
                          f"choose another folder")
-    if args.resume and not os.path.exists(checkpoint):  # before the folder is made
+    if args.resume and not earlier:  # before the folder is made
         raise UsageError(f"no checkpoint to resume from in {args.out}; start the run "
                          f"without --resume")
-    try:
-        base = train.checkpoint_config(checkpoint) if args.resume else train.TrainConfig()
-    except train.TrainingError as error:
-        print(f"backprop: error: {error}", file=sys.stderr)
-        return 3
+    # a damaged checkpoint is a DamagedCheckpoint, a ValueError: exit 2, naming it
+    base = train.checkpoint_config(checkpoint) if args.resume else train.TrainConfig()
     given = {name: getattr(args, name) for name in RUN_OPTIONS if getattr(args, name) is not None}
     config = train.TrainConfig(**{**base.to_dict(), **given})  # ValueError: exit 2
     differs = train.run_differences(base, config) if args.resume else []
@@ -123,9 +130,9 @@ def _run_train(args):
     except train.Interrupted as stop:
         print(f"backprop: {stop}", file=sys.stderr)
         return 128 + stop.signum
-    except train.DamagedCheckpoint as error:
+    except train.DamagedRunFile as error:  # checkpoint or history.json: before training
         raise UsageError(str(error)) from None
-    except train.TrainingError as error:
+    except train.TrainingError as error:  # diverged
         print(f"backprop: error: {error}", file=sys.stderr)
         return 3
     except MemoryError as error:

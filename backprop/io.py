@@ -1,30 +1,66 @@
-"""Files and signals: atomic writes, safe .npz reading, run-folder locks, signal handling.
+"""Files and signals: atomic writes, safe reading, run-folder locks, signal handling.
 
 Everything that writes a file the program will read again goes through ``atomic_write``
 (``save_npz`` and ``write_json`` are thin helpers over it): a crash, a kill or a full
-disk leaves the old file or the new one whole, never a torn one. Everything that reads
-an .npz goes through ``load_npz``: no pickle, only the members the caller asks for, each
-one's size checked before it is decompressed. ``lock_run_folder`` keeps two processes
-out of one run folder. ``SignalFlag`` and ``sigterm_cleans_up`` are the two ways the
-program treats SIGINT and SIGTERM: as a request to stop at the next step boundary
-(training), or as Ctrl-C, so that ``finally`` clauses remove temporary files (downloads).
+disk leaves the old file or the new one whole, never a torn one, and a failed write is a
+``WriteError`` naming the file. Everything that reads an .npz goes through ``load_npz``:
+no pickle, only the members the caller asks for, each one's size checked before it is
+decompressed. Files the program reads back are opened with ``open_regular`` (a FIFO or a
+device in their place is refused, not waited on) and their JSON parsed with
+``loads_json`` (strict, and no deeper than the program writes it). ``lock_run_folder``
+keeps two processes out of one run folder. ``SignalFlag`` and ``sigterm_cleans_up`` are
+the two ways the program treats SIGINT and SIGTERM: as a request to stop at the next
+step boundary (training), or as Ctrl-C, so that ``finally`` clauses remove temporary
+files (downloads).
 """
 import contextlib
 import errno
+import itertools
 import json
+import math
 import os
+import re
 import secrets
 import signal
+import stat
+import struct
 import zipfile
 import zlib
 
 import numpy as np
+
+try:
+    from lzma import LZMAError
+except ImportError:  # Python without lzma: zipfile then refuses LZMA members itself
+    class LZMAError(Exception):
+        pass
 
 TEMPORARY_PREFIX = ".tmp-"  # every temporary file atomic_write makes starts so
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip member, an empty zip archive
 NPY_MAGIC = b"\x93NUMPY"
 MAX_MEMBER_BYTES = 1 << 32  # 4 GiB: far above any model this engine trains
 LOCK_FILE = ".lock"
+MAX_JSON_DEPTH = 100  # loads_json's bound; the program's own JSON nests 4 levels deep
+
+
+# ------------------------------------------------------------------ errors of writes
+
+class WriteError(OSError):
+    """An OSError while writing a file, whose message names it: "cannot write PATH:
+    No space left on device". ``errno`` and ``strerror`` are the system's; ``filename``
+    is the file being written (the system's own error names none when a write() or an
+    fsync() fails, as on a full disk, or names the temporary file)."""
+
+    def __str__(self):
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
+def write_error(error, path):
+    """``error``, an OSError raised while writing ``path``, as a WriteError naming
+    ``path``; an error without an errno (one of the program's own) is returned as it is."""
+    if error.errno is None or isinstance(error, WriteError):
+        return error
+    return WriteError(error.errno, error.strerror or str(error), os.fspath(path))
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -44,18 +80,26 @@ def atomic_write(path, suffix=""):
     """
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
-    f, tmp = _create_temporary(folder, TEMPORARY_PREFIX, f"-{name}{suffix}")
+    try:
+        f, tmp = _create_temporary(folder, TEMPORARY_PREFIX, f"-{name}{suffix}")
+    except OSError as error:
+        raise write_error(error, path) from error
     try:
         with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError):  # the system's errors name the file being written
+            raise write_error(error, path) from error
         raise
-    _fsync_folder(folder)
+    try:
+        _fsync_folder(folder)
+    except OSError as error:
+        raise write_error(error, path) from error
 
 
 def save_npz(path, arrays):
@@ -129,43 +173,49 @@ def load_npz(path, members=None, max_bytes=MAX_MEMBER_BYTES):
     ValueError
         "PATH is not a readable .npz file (...)" for anything wrong with the content:
         not a zip archive (checked on the first bytes, so NumPy never takes the file
-        for a pickle), a damaged archive, an entry that is no .npy array or holds
-        Python objects (no pickle is ever loaded), an entry larger than ``max_bytes``,
-        or one whose header promises more data than the entry holds. (OSError as
-        open() raises it if the file cannot be opened.)
+        for a pickle), a damaged archive, an entry of a compression zipfile cannot
+        decompress (or damaged compressed data), an entry that is no .npy array or
+        holds Python objects (no pickle is ever loaded), an entry larger than
+        ``max_bytes``, or one whose header promises more data than the entry holds.
+        "PATH is a FIFO (named pipe), not a regular file" (and so on) for anything but
+        a regular file. (OSError as open() raises it if the file cannot be opened.)
     """
     if members is None or callable(members):
         wanted = members
     else:
         wanted = set(members).__contains__
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(len(NPY_MAGIC))
-    if not head:
-        raise ValueError(f"{path} is not a readable .npz file (the file is empty)")
-    if head.startswith(NPY_MAGIC):
-        raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
-                         f"not an .npz archive)")
-    if not head.startswith(ZIP_MAGIC):
-        raise ValueError(f"{path} is not a readable .npz file (File is not a zip file: "
-                         f"it starts with {head!r})")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            arrays = {}
-            for info in archive.infolist():
-                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                if wanted is None or wanted(name):
-                    arrays[name] = _read_member(archive, info, name, max_bytes)
-            return arrays
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
-            KeyError, OSError, RuntimeError, NotImplementedError) as error:
-        # RuntimeError: an encrypted entry; NotImplementedError: an unknown compression
-        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
+        if not head:
+            raise ValueError(f"{path} is not a readable .npz file (the file is empty)")
+        if head.startswith(NPY_MAGIC):
+            raise ValueError(f"{path} is not a readable .npz file (it holds one array, "
+                             f"not an .npz archive)")
+        if not head.startswith(ZIP_MAGIC):
+            raise ValueError(f"{path} is not a readable .npz file (File is not a zip "
+                             f"file: it starts with {head!r})")
+        try:
+            with zipfile.ZipFile(f) as archive:
+                arrays = {}
+                for info in archive.infolist():
+                    name = (info.filename[:-4] if info.filename.endswith(".npy")
+                            else info.filename)
+                    if wanted is None or wanted(name):
+                        arrays[name] = _read_member(archive, info, name, max_bytes)
+                return arrays
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, LZMAError, EOFError,
+                ValueError, KeyError, OSError, RuntimeError, NotImplementedError,
+                struct.error, OverflowError) as error:
+            # RuntimeError: an encrypted entry; NotImplementedError: a compression zipfile
+            # does not know; LZMAError: LZMA options or data zipfile cannot decompress
+            raise ValueError(f"{path} is not a readable .npz file ({error})") from None
 
 
 def _read_member(archive, info, name, max_bytes):
     """One .npy entry of an open archive as an array, after checking that its declared
     size is at most ``max_bytes`` and that its header's shape fits in that size (so a
-    small entry cannot make NumPy allocate a huge array). ValueError if not."""
+    small entry cannot make NumPy allocate a huge array, nor a huge array of empty
+    elements, such as 2^42 of dtype S0). ValueError if not."""
     if info.file_size > max_bytes:
         raise ValueError(f"its entry {name!r} declares {info.file_size} bytes, more than "
                          f"the limit of {max_bytes}")
@@ -181,12 +231,74 @@ def _read_member(archive, info, name, max_bytes):
         else:
             raise ValueError(f"its entry {name!r} has .npy format version {version}, "
                              f"which NumPy's savez does not write for plain arrays")
-    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    count = int(np.prod(shape, dtype=object))
+    needed = count * dtype.itemsize
     if needed > info.file_size:
         raise ValueError(f"its entry {name!r} has shape {shape} of {dtype}, {needed} bytes, "
-                         f"but the entry holds {info.file_size}")
+                         f"but the entry holds {info.file_size}: the file is damaged")
+    if count > info.file_size:  # elements of no bytes (S0, V0): no array has so many
+        raise ValueError(f"its entry {name!r} has shape {shape} of {dtype}, {count} "
+                         f"elements, more than the entry's {info.file_size} bytes: the "
+                         f"file is damaged")
     with archive.open(info) as f:
         return np.lib.format.read_array(f, allow_pickle=False)
+
+
+# ------------------------------------------------------------------ reading files back
+
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def open_regular(path):
+    """``path`` open for binary reading, if it is a regular file (or a link to one).
+
+    Opened without blocking (O_NONBLOCK), then checked with fstat, so a FIFO in its
+    place is refused at once instead of waiting for a writer, and a device is refused
+    instead of read without end: ValueError "PATH is a FIFO (named pipe), not a regular
+    file". OSError as os.open raises it (no such file, no permission).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((what for test, what in _FILE_KINDS if test(mode)), "not a file")
+            raise ValueError(f"{path} is {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def loads_json(text):
+    """``json.loads`` for the files the program writes (``write_json``, the JSON inside
+    .npz files), strict: ValueError for text nested deeper than ``MAX_JSON_DEPTH``
+    (counted before parsing, since the parser recurses once per level: 100,000 levels
+    are a RecursionError), for NaN and Infinity, and for numbers too large for a float
+    (1e400), none of which the program writes. The messages do not name the file."""
+    brackets = _JSON_BRACKET.findall(_JSON_STRING.sub("", text))
+    depth = max(itertools.accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"its JSON is nested {depth} levels deep, more than the "
+                         f"{MAX_JSON_DEPTH} the program accepts")
+    return json.loads(text, parse_constant=_not_strict_json, parse_float=_finite_float)
+
+
+def _not_strict_json(name):
+    raise ValueError(f"it holds {name}, which strict JSON has no place for")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"it holds the number {text[:30]}, too large for a float")
+    return value
 
 
 # ------------------------------------------------------------------ run-folder lock
@@ -225,8 +337,11 @@ def lock_run_folder(folder):
             break
         os.close(fd)  # the holder removed the file as we opened it: lock the new one
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as error:  # e.g. a full disk
+            raise write_error(error, path) from error
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):  # the folder was removed meanwhile

@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
-from .io import load_npz, save_npz
+from .io import load_npz, loads_json, save_npz
 from .layers import (FLOAT_DTYPES, INITIALIZERS, LAYERS, Dense, Layer, check_dtype,
                      warn_if_not_finite)
 from .losses import Loss
@@ -206,7 +206,7 @@ class Sequential:
         names ``source``."""
         check_format(arrays, FORMAT, FORMAT_VERSION, source, "model")
         try:
-            config = json.loads(str(arrays["config"]))
+            config = loads_json(str(arrays["config"]))  # strict, and only so deep
         except (KeyError, ValueError) as error:
             raise ValueError(f"{source} is not a backprop model file ({error})") from None
         specs = _check_config(config, source)
@@ -399,16 +399,23 @@ def _pack(layers, prefix, dtype):
 
 def check_format(arrays, expected, version, source, what):
     """Check the "format" and "format_version" entries of a file's arrays; ValueError in
-    words (naming ``source``, a "model" or "checkpoint" file) if they are missing or differ."""
-    try:
-        found, found_version = str(arrays["format"]), int(arrays["format_version"])
-    except (KeyError, ValueError, TypeError):
-        raise ValueError(f"{source} is not a backprop {what} file (no format entry)") from None
-    if found != expected:
-        raise ValueError(f"{source} is not a backprop {what} file (format {found!r})")
-    if found_version != version:
-        raise ValueError(f"{source} has {what} format version {found_version}; this version "
-                         f"of backprop reads version {version}")
+    words (naming ``source``, a "model" or "checkpoint" file) if they are missing, are
+    not text and a whole number, or differ."""
+    found, found_version = arrays.get("format"), arrays.get("format_version")
+    if not isinstance(found, np.ndarray) or found.shape != () or found.dtype.kind != "U":
+        raise ValueError(f"{source} is not a backprop {what} file (no format entry)")
+    if str(found) != expected:
+        raise ValueError(f"{source} is not a backprop {what} file (format {str(found)!r})")
+    if found_version is None:
+        raise ValueError(f"{source} is a damaged {what} file: it has no format version")
+    if found_version.shape != () or found_version.dtype.kind not in "iu":
+        value = (_short(found_version.item()) if found_version.shape == ()
+                 else f"an array of shape {found_version.shape}")
+        raise ValueError(f"{source} is a damaged {what} file: its format version is "
+                         f"{value}, not a whole number")
+    if int(found_version) != version:
+        raise ValueError(f"{source} has {what} format version {int(found_version)}; this "
+                         f"version of backprop reads version {version}")
 
 
 def split_like(flat, like):

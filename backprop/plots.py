@@ -35,11 +35,17 @@ def _new_figure(width, height, **kwargs):
 
 def save_figure(fig, path):
     """Write ``fig`` to ``path`` and return the path written, as a Path (OSError if the
-    folder is missing). A name without a suffix gets ".png" (as matplotlib would add it)."""
+    folder is missing; an OSError of the write, e.g. a full disk, names the file). A name
+    without a suffix gets ".png" (as matplotlib would add it)."""
+    from .io import write_error
+
     path = Path(path)
     if not path.suffix:
         path = path.with_name(path.name + ".png")
-    fig.savefig(path, dpi=DPI)
+    try:
+        fig.savefig(path, dpi=DPI)
+    except OSError as error:
+        raise write_error(error, path) from error
     return path
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import backprop
 from backprop import kernels
+from tiny_runs import tiny
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
@@ -54,3 +55,11 @@ def small(fashion):
     """The first 3000 training and 1000 test images (copies): every training path, fast."""
     (x, y), (xt, yt) = fashion
     return (x[:3000].copy(), y[:3000].copy()), (xt[:1000].copy(), yt[:1000].copy())
+
+
+@pytest.fixture
+def cli_data(monkeypatch):
+    """``tiny()`` in place of Fashion-MNIST for every command the test runs."""
+    data = tiny()
+    monkeypatch.setattr(backprop.data, "load_fashion_mnist", lambda root=None, verify=True: data)
+    return data

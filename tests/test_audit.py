@@ -4,34 +4,18 @@ overflow, --lr inf in float32, a changed option on --resume); damaged optimizer 
 Each test is a row of docs/reliability.md; all run on tiny synthetic data."""
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
 
-import backprop.data
 from backprop import train
 from backprop.cli import main
 from backprop.io import load_npz, save_npz
 from backprop.model import Sequential
 from backprop.optim import OPTIMIZERS, get_optimizer
+from tiny_runs import tiny
 
 RUN_FILES = ["checkpoint.npz", "history.json", "model.npz"]
-
-
-def tiny(n=60, seed=0):
-    """60 8x8 uint8 images of 10 classes, train and test."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 256, (n, 8, 8)).astype(np.uint8)
-    y = (np.arange(n) % 10).astype(np.uint8)
-    return (x, y), (x.copy(), y.copy())
-
-
-@pytest.fixture
-def cli_data(monkeypatch):
-    data = tiny()
-    monkeypatch.setattr(backprop.data, "load_fashion_mnist", lambda root=None, verify=True: data)
-    return data
 
 
 def cli(capsys, argv):

@@ -514,7 +514,7 @@ def test_damaged_checkpoint_is_one_line_from_train_resume(damage, good_run, cli_
     code, _, err = run_cli(capsys, ["train", "--resume", "--out", str(path.parent),
                                     "--hidden", "32", "--epochs", "2", "--quiet",
                                     "--no-plots"])
-    line = assert_one_line_error(code, err)
+    line = assert_one_line_error(code, err, codes=(2,))  # a damaged file: exit 2
     assert str(path) in line and DAMAGES[damage][1] in line, line
 
 
@@ -619,7 +619,8 @@ def _rewrite_checkpoint(path, **position):
 @pytest.mark.parametrize("position, says", [
     ({"epoch": "1"}, "its position has epoch = '1', not a whole number >= 0"),
     ({"epoch": -1}, "its position has epoch = -1, not a whole number >= 0"),
-    ({"step_in_epoch": 1000000}, "it is at step 1000000 of an epoch of 30 steps"),
+    ({"step_in_epoch": 1000000, "global_step": 1000030, "seen": 100000000},
+     "it is at step 1000000 of an epoch of 30 steps"),
     ({"rng_state": 7}, "its position has no generator state"),
 ])
 def test_a_checkpoint_with_a_damaged_position_is_one_line_from_train_resume(
@@ -628,14 +629,14 @@ def test_a_checkpoint_with_a_damaged_position_is_one_line_from_train_resume(
     _rewrite_checkpoint(tmp_path / "run" / "checkpoint.npz", **position)
     code, _, err = run_cli(capsys, ["train", "--resume", "--epochs", "2", "--out",
                                     str(tmp_path / "run"), "--quiet", "--no-plots"])
-    line = assert_one_line_error(code, err, codes=(3,))
+    line = assert_one_line_error(code, err, codes=(2,))  # a damaged file: exit 2
     assert str(tmp_path / "run" / "checkpoint.npz") in line and says in line, line
 
 
 @needs_data
 @pytest.mark.parametrize("history, says", [
-    ("[]", "'list' object has no attribute 'get'"),
-    ('{"epochs": [{"test_accuracy": 0.8}]}', "missing entry 'epoch'"),
+    ("[]", "not a JSON object"),
+    ('{"epochs": [{"test_accuracy": 0.8}]}', "record 1 of 'epochs' lacks 'epoch'"),
     ("{epochs", "Expecting property name enclosed in double quotes"),
 ])
 def test_a_damaged_history_is_one_line_from_train_resume(history, says, good_run, cli_data,
@@ -644,7 +645,7 @@ def test_a_damaged_history_is_one_line_from_train_resume(history, says, good_run
     (tmp_path / "run" / "history.json").write_text(history)
     code, _, err = run_cli(capsys, ["train", "--resume", "--epochs", "2", "--out",
                                     str(tmp_path / "run"), "--quiet", "--no-plots"])
-    line = assert_one_line_error(code, err, codes=(3,))
+    line = assert_one_line_error(code, err, codes=(2,))  # a damaged file: exit 2
     assert f"{tmp_path / 'run' / 'history.json'} is damaged" in line and says in line, line
     assert "remove it to resume without the records of the earlier epochs" in line
 
@@ -667,11 +668,13 @@ def test_force_removes_the_old_runs_files_before_the_new_run(good_run, cli_data,
 @needs_data
 def test_a_folder_with_only_a_model_and_history_is_a_run_too(good_run, cli_data, tmp_path,
                                                              capsys):
+    """Not one that --resume can continue: see tests/test_audit_files.py."""
     shutil.copytree(good_run, tmp_path / "run")
     (tmp_path / "run" / "checkpoint.npz").unlink()
     code, _, err = run_cli(capsys, ["train", "--out", str(tmp_path / "run"), "--quiet"])
-    line = assert_one_line_error(code, err)
-    assert "already holds a run (history.json, model.npz); pass --resume" in line, line
+    line = assert_one_line_error(code, err, codes=(2,))
+    assert "holds history.json, model.npz but no checkpoint.npz" in line, line
+    assert "start it again with --force" in line and (tmp_path / "run" / "model.npz").exists()
 
 
 def test_resume_without_a_checkpoint_makes_no_folder(tmp_path, capsys):

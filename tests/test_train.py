@@ -128,7 +128,9 @@ def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
                     match="no such folder")
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    _one_line_error(capsys, ["train", "--out", str(blocker / "run")], match="cannot write to the output folder")
+    _one_line_error(capsys, ["train", "--out", str(blocker / "run")],
+                    match=f"cannot make the output folder {blocker / 'run'}: {blocker} is a "
+                          f"file, not a folder")
     _one_line_error(capsys, ["evaluate", str(tmp_path)], match="holds no model.npz")
 
 

@@ -76,6 +76,10 @@ SHAPES = {"train-images": (60000, 28, 28), "train-labels": (60000,),
           "t10k-images": (10000, 28, 28), "t10k-labels": (10000,)}
 RAW_SIZES = {"train-images": 47040016, "train-labels": 60008,
              "t10k-images": 7840016, "t10k-labels": 10008}
+# key -> data bytes of the official file (its size less the header): the most a file of
+# that name may hold in any folder (another data set in the layout is no larger), so that
+# a damaged header or a gzip bomb is refused before anything is allocated or decompressed
+DATA_BYTES = {key: size - 4 - 4 * len(SHAPES[key]) for key, size in RAW_SIZES.items()}
 
 
 def max_download(key):
@@ -86,10 +90,13 @@ def max_download(key):
     return raw + (raw >> 12) + (raw >> 14) + (raw >> 25) + 13 + 18 + 1024
 
 
-# The download address listed in the zalandoresearch/fashion-mnist README. It is an S3
-# *website* endpoint, which serves plain HTTP only; the SHA-256 check is what makes the
-# download trustworthy.
-DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# Where fetch downloads from: the data folder of the project's own repository
+# (zalandoresearch/fashion-mnist, data/fashion/, the four .gz files themselves, not Git LFS
+# pointers), served over HTTPS by GitHub. The address its README lists,
+# http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/, is an S3 *website*
+# endpoint, which serves plain HTTP only. Either way the SHA-256 of each file is what
+# makes a download trustworthy; HTTPS also keeps it private and unaltered on the way.
+DEFAULT_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
 
 # Where the Debian package dataset-fashion-mnist installs the files (tests replace it).
 SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
@@ -314,7 +321,8 @@ def load_fashion_mnist(root=None, verify=True, unpack=True):
         A file is damaged or not the official Fashion-MNIST.
     """
     paths = locate(root)
-    arrays = {key: read_verified(path, key) if verify else read_idx(path)
+    arrays = {key: read_verified(path, key) if verify else
+              read_idx(path, max_bytes=DATA_BYTES[key], bound=_bound(key))
               for key, path in paths.items()}
     for split in ("train", "t10k"):
         _check_pair(arrays[split + "-images"], arrays[split + "-labels"], split, paths)
@@ -363,8 +371,9 @@ def load_idx_folder(root, root_name="root argument", unpack=True):
     paths = locate(root, root_name)
     arrays, official = {}, {}
     for key, path in paths.items():
-        hasher = hashlib.sha256()
-        arrays[key] = read_idx(path, hasher=hasher)
+        hasher = hashlib.sha256()  # bounded by the official size: a bomb stops at its header
+        arrays[key] = read_idx(path, hasher=hasher, max_bytes=DATA_BYTES[key],
+                               bound=_bound(key))
         official[key] = hasher.hexdigest() == SHA256[key]
     folder = paths["train-images"].parent
     if any(official.values()) and not all(official.values()):
@@ -382,6 +391,12 @@ def load_idx_folder(root, root_name="root argument", unpack=True):
     return IdxData((arrays["train-images"], arrays["train-labels"]),
                    (arrays["t10k-images"], arrays["t10k-labels"]),
                    tuple(class_names), all(official.values()), folder, names_file)
+
+
+def _bound(key):
+    """What ``DATA_BYTES[key]`` is, for read_idx's message."""
+    return (f"Fashion-MNIST's {FILES[key]} (a file of this name holds at most as much, "
+            f"also in another data set's folder)")
 
 
 def _class_names(folder, arrays, paths):

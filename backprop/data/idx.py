@@ -25,6 +25,8 @@ import zlib
 
 import numpy as np
 
+from ..io import open_regular
+
 # idx type code -> big-endian dtype of the data
 _DTYPES = {
     0x08: np.dtype(">u1"),
@@ -45,7 +47,7 @@ _CHUNK = 1 << 20  # read (and hash) 1 MiB at a time
 MAX_BYTES = 1 << 30  # read_idx's default bound on the data: 1 GiB (Fashion-MNIST's largest: 47 MB)
 
 
-def read_idx(path, hasher=None, max_bytes=MAX_BYTES, shape=None):
+def read_idx(path, hasher=None, max_bytes=MAX_BYTES, shape=None, bound=None):
     """Read an idx file (raw or gzip) into a native-endian array of the right shape.
 
     Parameters
@@ -63,6 +65,9 @@ def read_idx(path, hasher=None, max_bytes=MAX_BYTES, shape=None):
     shape : tuple of int, optional
         The shape the file must have (e.g. (60000, 28, 28)); a header with another one
         is refused before anything is allocated or decompressed.
+    bound : str, optional
+        What ``max_bytes`` is, for the message: "the 60000 of BOUND" (e.g. "Fashion-MNIST's
+        train-labels-idx1-ubyte"), instead of "the 60000 read_idx accepts".
 
     Returns
     -------
@@ -74,17 +79,17 @@ def read_idx(path, hasher=None, max_bytes=MAX_BYTES, shape=None):
     ------
     ValueError
         The file is not idx (bad zero bytes, unknown type code), its header or data is
-        truncated, it has bytes after the data, or its gzip stream is corrupt. The
-        message starts with the file name.
+        truncated, it has bytes after the data, its gzip stream is corrupt, or it is no
+        regular file (a FIFO, a device). The message starts with the file name.
     OSError
         The file cannot be opened.
     """
     name = os.fspath(path)
-    with open(name, "rb") as raw:
+    with open_regular(name) as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
-        expect = (max_bytes, None if shape is None else tuple(int(d) for d in shape))
+        expect = (max_bytes, None if shape is None else tuple(int(d) for d in shape), bound)
         if not compressed:
             return _read_stream(raw, name, hasher, expect, available=size)
         try:
@@ -110,8 +115,9 @@ def _read_exact(stream, n, name, what, hasher):
 def _read_stream(stream, name, hasher, expect, available=None, limit=None):
     """Parse the header, check the size, then read the data into one preallocated array.
 
-    ``expect`` is (max_bytes, shape or None), what the caller accepts; ``available`` is
-    the exact byte count of a raw file, ``limit`` the most a gzip file can decompress to.
+    ``expect`` is (max_bytes, shape or None, bound or None), what the caller accepts;
+    ``available`` is the exact byte count of a raw file, ``limit`` the most a gzip file can
+    decompress to.
     All are checked before anything large is allocated (or, for gzip, decompressed).
     """
     magic = _read_exact(stream, 4, name, "the magic number", hasher)
@@ -129,7 +135,7 @@ def _read_stream(stream, name, hasher, expect, available=None, limit=None):
     nbytes = dtype.itemsize * int(np.prod(shape, dtype=object))  # Python ints: no overflow
 
     # the checks before the allocation
-    max_bytes, expected_shape = expect
+    max_bytes, expected_shape, bound = expect
     if expected_shape is not None and shape != expected_shape:
         raise ValueError(f"{name}: the header says shape {shape}, expected {expected_shape}")
     if available is not None and available - header != nbytes:
@@ -142,9 +148,10 @@ def _read_stream(stream, name, hasher, expect, available=None, limit=None):
                          f"{dtype.name}, {nbytes} data bytes, more than this gzip file "
                          f"can hold (at most {limit} bytes)")
     if nbytes > max_bytes:
+        limit = (f"the {max_bytes} of {bound}" if bound else f"the {max_bytes} read_idx "
+                 f"accepts (a damaged file, or pass a larger max_bytes)")
         raise ValueError(f"{name}: the header says shape {shape} of {dtype.name}, {nbytes} "
-                         f"data bytes, more than the {max_bytes} read_idx accepts (a damaged "
-                         f"file, or pass a larger max_bytes)")
+                         f"data bytes, more than {limit}")
 
     data = np.empty(nbytes, dtype=np.uint8)
     view = memoryview(data)
