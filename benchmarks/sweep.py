@@ -36,8 +36,9 @@ def run_sweep(args, log=run._log):
     for batch_size in args.batch_sizes:
         point_args = argparse.Namespace(**{**vars(args), "batch_size": batch_size,
                                            "batch_sizes": None})
-        points.append(run.run(point_args, log=lambda *parts, b=batch_size: log(f"[batch {b}]",
-                                                                                *parts)))
+        point = run.run(point_args, log=lambda *parts, b=batch_size: log(f"[batch {b}]", *parts))
+        point["machine"]["follows_own_run"] = bool(points)  # its load average is the sweep's
+        points.append(point)
     return {"batch_sizes": list(args.batch_sizes), "points": points,
             "ratios": [ratios(point) for point in points],
             "notes": {"ratios": "median seconds per epoch of the first engine / the second's "

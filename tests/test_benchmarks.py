@@ -321,6 +321,30 @@ def test_a_busy_machine_is_said_in_words_above_the_table():
     during = {"machine": {**idle["machine"], "other_cpu_cores": 1.3}}
     assert "other processes used 1.30 of its 2 cores during the run" in \
         report.busy_warning(during)
+    # a sweep's later point starts under the load of its own earlier points: only the
+    # other processes' CPU during it can say the machine was busy
+    after_own = {"machine": {**before["machine"], "follows_own_run": True}}
+    assert report.busy_warning(after_own) is None
+    both = {"machine": {**during["machine"], "load_average": [4.7, 3.0, 2.0],
+                        "follows_own_run": True}}
+    assert report.busy_warning(both).startswith(
+        "WARNING: the machine was busy (other processes used 1.30")
+
+
+def test_a_sweep_marks_its_later_points_as_following_its_own_run(monkeypatch):
+    import argparse
+
+    from benchmarks import sweep
+    seen = []
+
+    def fake_run(args, log):
+        seen.append(args.batch_size)
+        return {"machine": {"load_average": [1.9, 1.0, 1.0]}, "engines": [],
+                "gemm_floor": {"median_s": 1.0}}
+    monkeypatch.setattr(sweep.run, "run", fake_run)
+    result = sweep.run_sweep(argparse.Namespace(batch_sizes=[10, 100, 1000]), log=print)
+    assert seen == [10, 100, 1000]
+    assert [p["machine"]["follows_own_run"] for p in result["points"]] == [False, True, True]
 
 
 def test_other_load_is_the_machines_busy_time_less_this_processs_over_the_wall_time(
