@@ -286,7 +286,7 @@ def main(argv=None):
         p.error(f"argument --out: {error}")
     if args.batch_sizes:
         from . import sweep
-        return sweep.main(args, p.prog)
+        return sweep.main(args, p.prog, run, _log)
     result = run(args)
     print()
     print("\n".join(report.summary(result)))

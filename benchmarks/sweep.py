@@ -24,19 +24,21 @@ import argparse
 import os
 import sys
 
-from . import report, run
+from . import report
 
 BASE = "backprop-numba"
 RATIOS = (("jax", BASE), ("pytorch", BASE), (BASE, "floor"))  # (numerator, denominator)
 
 
-def run_sweep(args, log=run._log):
-    """Run ``run.run`` at every batch size of ``args.batch_sizes``; the sweep result dict."""
+def run_sweep(args, run_point, log=print):
+    """``run_point(args, log)`` (the runner's ``run.run``, passed in by ``run.main``) at
+    every batch size of ``args.batch_sizes``; the sweep result dict."""
     points = []
     for batch_size in args.batch_sizes:
         point_args = argparse.Namespace(**{**vars(args), "batch_size": batch_size,
                                            "batch_sizes": None})
-        point = run.run(point_args, log=lambda *parts, b=batch_size: log(f"[batch {b}]", *parts))
+        point = run_point(point_args,
+                          log=lambda *parts, b=batch_size: log(f"[batch {b}]", *parts))
         point["machine"]["follows_own_run"] = bool(points)  # its load average is the sweep's
         points.append(point)
     return {"batch_sizes": list(args.batch_sizes), "points": points,
@@ -185,10 +187,10 @@ def write(sweep, out):
     return paths
 
 
-def main(args, prog):
-    """The sweep of parsed ``args`` (the runner's, with ``batch_sizes``): run, print,
-    write; the exit status."""
-    sweep = run_sweep(args)
+def main(args, prog, run_point, log=print):
+    """The sweep of parsed ``args`` (the runner's, with ``batch_sizes``), each point run by
+    ``run_point``: run, print, write; the exit status."""
+    sweep = run_sweep(args, run_point, log)
     print()
     print("\n".join(summary(sweep)))
     print()

@@ -331,7 +331,7 @@ def test_a_busy_machine_is_said_in_words_above_the_table():
         "WARNING: the machine was busy (other processes used 1.30")
 
 
-def test_a_sweep_marks_its_later_points_as_following_its_own_run(monkeypatch):
+def test_a_sweep_marks_its_later_points_as_following_its_own_run():
     import argparse
 
     from benchmarks import sweep
@@ -341,8 +341,7 @@ def test_a_sweep_marks_its_later_points_as_following_its_own_run(monkeypatch):
         seen.append(args.batch_size)
         return {"machine": {"load_average": [1.9, 1.0, 1.0]}, "engines": [],
                 "gemm_floor": {"median_s": 1.0}}
-    monkeypatch.setattr(sweep.run, "run", fake_run)
-    result = sweep.run_sweep(argparse.Namespace(batch_sizes=[10, 100, 1000]), log=print)
+    result = sweep.run_sweep(argparse.Namespace(batch_sizes=[10, 100, 1000]), fake_run)
     assert seen == [10, 100, 1000]
     assert [p["machine"]["follows_own_run"] for p in result["points"]] == [False, True, True]
 
