@@ -2,7 +2,7 @@
 
 ``machine()`` records the CPU model (from /proc/cpuinfo), the cores, the load average
 and the Python; ``blas()`` the BLAS libraries threadpoolctl sees (kernel, version,
-threads), file names only, no paths. ``write_json``, ``write_markdown`` and ``write_chart``
+threads), file names only, no paths. ``write_files`` (with ``write_json`` and ``write_chart``)
 put a result in the output folder, which ``output_folder`` creates and checks before a
 run; ``table`` renders the Markdown table the runner prints (``markdown_table`` pads any
 table, the sweep's too). ``positive``, ``non_negative``, ``seconds`` and
@@ -285,9 +285,33 @@ def markdown(result):
                       table(result), "", f"Versions: {versions}.", ""])
 
 
-def write_markdown(path, result):
-    with open(path, "w") as f:
-        f.write(markdown(result))
+def write_files(out, stem, result, markdown_text, write_chart):
+    """STEM.json (``result``), STEM.md (``markdown_text``) and STEM.png (``write_chart(path,
+    result)``) in the folder ``out``; returns their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = [os.path.join(out, f"{stem}.{ext}") for ext in ("json", "md", "png")]
+    write_json(paths[0], result)
+    with open(paths[1], "w") as f:
+        f.write(markdown_text)
+    write_chart(paths[2], result)
+    return paths
+
+
+def publish(prog, summary_lines, table_text, write, out, what):
+    """Print the summary and the table, then ``write()`` the files (the table first: a
+    failed write loses less); the exit status, 1 with one line if the write fails."""
+    print()
+    print("\n".join(summary_lines))
+    print()
+    print(table_text)
+    print()
+    try:
+        paths = write()
+    except OSError as error:
+        print(f"{prog}: error: cannot write {what} into {out}: {error}", file=sys.stderr)
+        return 1
+    print("wrote " + ", ".join(paths))
+    return 0
 
 
 def write_chart(path, result):

@@ -269,12 +269,8 @@ def run(args, log=_log):
 
 def write(result, out):
     """results.json, results.md and results.png in ``out``; returns their paths."""
-    os.makedirs(out, exist_ok=True)
-    paths = [os.path.join(out, f"results.{ext}") for ext in ("json", "md", "png")]
-    report.write_json(paths[0], result)
-    report.write_markdown(paths[1], result)
-    report.write_chart(paths[2], result)
-    return paths
+    return report.write_files(out, "results", result, report.markdown(result),
+                              report.write_chart)
 
 
 def main(argv=None):
@@ -288,16 +284,5 @@ def main(argv=None):
         from . import sweep
         return sweep.main(args, p.prog, run, _log)
     result = run(args)
-    print()
-    print("\n".join(report.summary(result)))
-    print()
-    print(report.table(result))  # printed first: a failed write loses less
-    print()
-    try:
-        paths = write(result, args.out)
-    except OSError as error:
-        print(f"{p.prog}: error: cannot write the results into {args.out}: {error}",
-              file=sys.stderr)
-        return 1
-    print("wrote " + ", ".join(paths))
-    return 0
+    return report.publish(p.prog, report.summary(result), report.table(result),
+                          lambda: write(result, args.out), args.out, "the results")

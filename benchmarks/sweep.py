@@ -21,8 +21,6 @@ its own GEMMs alone. A ratio needs both of its engines to have run at that point
 otherwise).
 """
 import argparse
-import os
-import sys
 
 from . import report
 
@@ -178,29 +176,12 @@ def write_chart(path, sweep):
 
 def write(sweep, out):
     """sweep.json, sweep.md and sweep.png in ``out``; returns their paths."""
-    os.makedirs(out, exist_ok=True)
-    paths = [os.path.join(out, f"sweep.{ext}") for ext in ("json", "md", "png")]
-    report.write_json(paths[0], sweep)
-    with open(paths[1], "w") as f:
-        f.write(markdown(sweep))
-    write_chart(paths[2], sweep)
-    return paths
+    return report.write_files(out, "sweep", sweep, markdown(sweep), write_chart)
 
 
 def main(args, prog, run_point, log=print):
     """The sweep of parsed ``args`` (the runner's, with ``batch_sizes``), each point run by
     ``run_point``: run, print, write; the exit status."""
     sweep = run_sweep(args, run_point, log)
-    print()
-    print("\n".join(summary(sweep)))
-    print()
-    print(table(sweep))  # printed first: a failed write loses less
-    print()
-    try:
-        paths = write(sweep, args.out)
-    except OSError as error:
-        print(f"{prog}: error: cannot write the sweep into {args.out}: {error}",
-              file=sys.stderr)
-        return 1
-    print("wrote " + ", ".join(paths))
-    return 0
+    return report.publish(prog, summary(sweep), table(sweep), lambda: write(sweep, args.out),
+                          args.out, "the sweep")
