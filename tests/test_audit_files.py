@@ -28,7 +28,7 @@ from backprop.cli import main
 from backprop.data import fashion_mnist as fm
 from backprop.data import write_idx
 from backprop.io import load_npz, save_npz
-from tiny_runs import tiny
+from tiny_runs import FullDiskFile, tiny
 
 RUN_FILES = ("checkpoint.npz", "history.json", "model.npz")
 ROOT = Path(__file__).resolve().parent.parent
@@ -427,21 +427,9 @@ def test_a_full_disk_while_a_write_is_under_way_names_the_file(tmp_path, monkeyp
     """A write() that fails (the other place a full disk shows), with no file name."""
     from backprop import io as bio
 
-    class FullDisk:
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     def full_disk_open(file, mode="r", *args, **kwargs):
         f = open(file, mode, *args, **kwargs)
-        return FullDisk(f) if "x" in mode else f  # "x": atomic_write's temporary file
+        return FullDiskFile(f) if "x" in mode else f  # "x": atomic_write's temporary file
     monkeypatch.setattr(bio, "open", full_disk_open, raising=False)
     with pytest.raises(OSError) as info:
         bio.write_json(tmp_path / "h.json", {"epochs": []})

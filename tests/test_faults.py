@@ -31,6 +31,7 @@ from backprop.cli import main
 from backprop.data import Batches, one_hot, scale_images
 from backprop.io import load_npz
 from backprop.model import Sequential
+from tiny_runs import FullDiskFile
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
@@ -922,22 +923,6 @@ def test_checkpoint_write_failure_is_one_line_from_the_cli(kind, cli_data, tmp_p
     assert not leftovers(tmp_path / "run")
 
 
-class _FullDiskFile:
-    """A file open for writing whose every write fails with ENOSPC."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
-
-    def write(self, text):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 def _history_fault(kind):
     """(module, attribute, fake) making the second write of history.json fail: ENOSPC
     while writing its temporary file, or EROFS when renaming it."""
@@ -949,7 +934,7 @@ def _history_fault(kind):
             if "x" in mode and os.path.basename(file).endswith("-history.json"):
                 calls["n"] += 1
                 if calls["n"] == 2:
-                    return _FullDiskFile(f)
+                    return FullDiskFile(f)
             return f
         return backprop.io, "open", fake_open  # io.py's own name for the builtin
     return os, "replace", _fail_nth(os.replace, 2, errno.EROFS,
