@@ -246,6 +246,12 @@ def _read_member(archive, info, name, max_bytes):
 
 # ------------------------------------------------------------------ reading files back
 
+def short_repr(value, limit=60):
+    """repr of a value (from a file, perhaps), cut to ``limit`` characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 _FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISSOCK, "a socket"))

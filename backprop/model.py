@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
-from .io import load_npz, loads_json, save_npz
+from .io import load_npz, loads_json, save_npz, short_repr
 from .layers import (FLOAT_DTYPES, INITIALIZERS, LAYERS, Dense, Layer, check_dtype,
                      warn_if_not_finite)
 from .losses import Loss
@@ -282,12 +282,12 @@ def _check_config(config, source):
         return ValueError(f"{source} is a damaged model file: {what}")
 
     if not isinstance(config, list) or not config:
-        raise damaged(f"its config must be a non-empty list of layers, got {_short(config)}")
+        raise damaged(f"its config must be a non-empty list of layers, got {short_repr(config)}")
     specs, n_out = [], None  # n_out of the layer below, when it is a Dense layer
     for i, c in enumerate(config):
         where = f"layer {i + 1}'s config"
         if not isinstance(c, dict):
-            raise damaged(f"{where} must be an object, got {_short(c)}")
+            raise damaged(f"{where} must be an object, got {short_repr(c)}")
         kind = _config_type(c, where, source, damaged)
         if kind is not Dense:
             specs.append((kind, _layer_maker(kind, c, where, damaged)))
@@ -302,13 +302,13 @@ def _check_config(config, source):
                 raise damaged(f"{where} lacks {key!r}")
             n = c[key]
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise damaged(f"{where} has {key} {_short(n)}, not a whole number >= 1")
+                raise damaged(f"{where} has {key} {short_repr(n)}, not a whole number >= 1")
             sizes.append(n)
         if n_out is not None and sizes[0] != n_out:
             raise damaged(f"{where} has n_in {sizes[0]} but layer {i} has n_out {n_out}")
         init = c.get("init")
         if init is not None and (not isinstance(init, str) or init not in INITIALIZERS):
-            raise damaged(f"{where} has init {_short(init)}; expected one of: "
+            raise damaged(f"{where} has init {short_repr(init)}; expected one of: "
                           f"{', '.join(INITIALIZERS)}")
         activation = _config_activation(c, where, source, damaged)
         specs.append((Dense, lambda dtype, n_in=sizes[0], n_out=sizes[1], act=activation,
@@ -324,7 +324,7 @@ def _config_type(c, where, source, damaged):
         return LAYERS[name.lower()]
     if isinstance(name, str) and isinstance(c.get("class"), str):
         raise ValueError(f"{source}: {missing(LAYERS, name, c, 'layer')}")
-    raise damaged(f"{where} has the unknown layer type {_short(name)}; expected one of: "
+    raise damaged(f"{where} has the unknown layer type {short_repr(name)}; expected one of: "
                   f"{', '.join(dict.fromkeys(k.__name__ for k in LAYERS.values()))}")
 
 
@@ -335,7 +335,7 @@ def _layer_maker(kind, c, where, damaged):
     try:
         inspect.signature(kind).bind_partial(**args)
     except TypeError:
-        raise damaged(f"{where} gives layer {kind.__name__} the arguments {_short(args)}, "
+        raise damaged(f"{where} gives layer {kind.__name__} the arguments {short_repr(args)}, "
                       f"which it does not take") from None
 
     def make(dtype):
@@ -343,7 +343,7 @@ def _layer_maker(kind, c, where, damaged):
             return kind.from_config(c, dtype=dtype)
         except (ValueError, TypeError) as error:
             raise damaged(f"{where} gives layer {kind.__name__} bad arguments "
-                          f"{_short(args)} ({error})") from None
+                          f"{short_repr(args)} ({error})") from None
     return make
 
 
@@ -353,7 +353,7 @@ def _config_activation(c, where, source, damaged):
         raise damaged(f"{where} lacks 'activation'")
     spec = c["activation"]
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise damaged(f"{where} has activation {_short(spec)}; expected an object "
+        raise damaged(f"{where} has activation {short_repr(spec)}; expected an object "
                       f"with a name, like {{\"name\": \"relu\"}}")
     kwargs = {k: v for k, v in spec.items() if k not in ("name", "class")}
     name = spec["name"]
@@ -361,24 +361,20 @@ def _config_activation(c, where, source, damaged):
     if kind is None and isinstance(spec.get("class"), str):
         raise ValueError(f"{source}: {missing(ACTIVATIONS, name, spec, 'activation')}")
     if kind is None:
-        raise damaged(f"{where} has the unknown activation {_short(name)}; expected one "
+        raise damaged(f"{where} has the unknown activation {short_repr(name)}; expected one "
                       f"of: {', '.join(ACTIVATIONS)} (or a user's, once its class is defined)")
     try:
         inspect.signature(kind).bind(**kwargs)
     except TypeError:
-        raise damaged(f"{where} gives activation {name} the arguments {_short(kwargs)}, "
+        raise damaged(f"{where} gives activation {name} the arguments {short_repr(kwargs)}, "
                       f"which it does not take") from None
     try:  # the arguments are the file's values: the activation checks them
         return get_activation(name, **kwargs)
     except (ValueError, TypeError) as error:
         raise damaged(f"{where} gives activation {name} bad arguments "
-                      f"{_short(kwargs)} ({error})") from None
+                      f"{short_repr(kwargs)} ({error})") from None
 
 
-def _short(value, limit=60):
-    """repr of a value from a file, cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _pack(layers, prefix, dtype):
@@ -409,7 +405,7 @@ def check_format(arrays, expected, version, source, what):
     if found_version is None:
         raise ValueError(f"{source} is a damaged {what} file: it has no format version")
     if found_version.shape != () or found_version.dtype.kind not in "iu":
-        value = (_short(found_version.item()) if found_version.shape == ()
+        value = (short_repr(found_version.item()) if found_version.shape == ()
                  else f"an array of shape {found_version.shape}")
         raise ValueError(f"{source} is a damaged {what} file: its format version is "
                          f"{value}, not a whole number")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS
+from .io import short_repr
 from .layers import INITIALIZERS
 from .optim import OPTIMIZERS
 
@@ -47,19 +48,19 @@ class TrainConfig:
         for name in ("optimizer", "activation", "loss", "dtype", "init"):
             value = getattr(self, name)
             if not isinstance(value, str) and not (name == "init" and value is None):
-                raise ValueError(f"{name} must be a name, got {_short(value)}")
+                raise ValueError(f"{name} must be a name, got {short_repr(value)}")
         for name in ("optimizer", "activation", "loss"):  # names are case-insensitive
             setattr(self, name, getattr(self, name).lower())
         for name in ("epochs", "batch_size", "seed", "eval_every"):
             value = getattr(self, name)
             if not _is_whole(value):
-                raise ValueError(f"{name} must be a whole number, got {_short(value)}")
+                raise ValueError(f"{name} must be a whole number, got {short_repr(value)}")
         if (isinstance(self.hidden, (str, bytes, dict)) or not hasattr(self.hidden, "__iter__")
                 or not all(_is_whole(h) for h in self.hidden)):
-            raise ValueError(f"hidden sizes must be whole numbers, got {_short(self.hidden)}")
+            raise ValueError(f"hidden sizes must be whole numbers, got {short_repr(self.hidden)}")
         self.hidden = tuple(int(h) for h in self.hidden)
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float, np.number)):
-            raise ValueError(f"lr must be a number, got {_short(self.lr)}")
+            raise ValueError(f"lr must be a number, got {short_repr(self.lr)}")
         checks = [
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
@@ -102,7 +103,7 @@ class TrainConfig:
         """The TrainConfig of a dict as ``to_dict`` gives it (entries it lacks take the
         defaults; others are ignored). ValueError if ``d`` is no dict or a value is bad."""
         if not isinstance(d, dict):
-            raise ValueError(f"a run's configuration is an object of settings, got {_short(d)}")
+            raise ValueError(f"a run's configuration is an object of settings, got {short_repr(d)}")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
@@ -111,9 +112,3 @@ def run_differences(saved, config):
     (``RESUME_MUST_MATCH``), as "name old (now new)" strings; empty if nothing."""
     return [f"{k} {getattr(saved, k)!r} (now {getattr(config, k)!r})"
             for k in RESUME_MUST_MATCH if getattr(saved, k) != getattr(config, k)]
-
-
-def _short(value, limit=60):
-    """repr of a value (from a file, perhaps), cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."

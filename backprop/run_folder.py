@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .fit import Position, TrainingError
-from .io import load_npz, loads_json, open_regular, save_npz, write_json
+from .io import load_npz, loads_json, open_regular, save_npz, short_repr, write_json
 from .model import Sequential, check_format
 from .run_config import TrainConfig, run_differences
 
@@ -171,7 +171,7 @@ def _checked_position(stored, damaged):
     counters whole numbers >= 0 that agree with one another, the loss sum a finite number
     >= 0, the generator state one numpy's PCG64 takes."""
     if not isinstance(stored, dict):
-        raise damaged(f"its position is {_short(stored)}, not an object")
+        raise damaged(f"its position is {short_repr(stored)}, not an object")
     names = [f.name for f in fields(RunPosition)]
     for name in names:
         if name not in stored:
@@ -182,11 +182,11 @@ def _checked_position(stored, damaged):
     for name in _COUNTERS:
         value = stored[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise damaged(f"its position has {name} = {_short(value)}, not a whole number >= 0")
+            raise damaged(f"its position has {name} = {short_repr(value)}, not a whole number >= 0")
     loss_sum = stored["loss_sum"]
     if (isinstance(loss_sum, bool) or not isinstance(loss_sum, (int, float))
             or not math.isfinite(loss_sum) or loss_sum < 0):
-        raise damaged(f"its position has loss_sum = {_short(loss_sum)}, not a finite "
+        raise damaged(f"its position has loss_sum = {short_repr(loss_sum)}, not a finite "
                       f"number >= 0")
     p = RunPosition(**stored)
     if p.correct > p.seen:
@@ -202,7 +202,7 @@ def _checked_position(stored, damaged):
         np.random.PCG64().state = loads_json(p.rng_state)  # Batches' generator
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
         raise damaged(f"its generator state (rng_state in its position) is damaged "
-                      f"({_short(str(error) or type(error).__name__, 120)})") from None
+                      f"({short_repr(str(error) or type(error).__name__, 120)})") from None
     return p
 
 
@@ -281,7 +281,7 @@ def check_history(history):
     for key, kinds in (("epochs", EPOCH_RECORD), ("evaluations", EVALUATION_RECORD)):
         records = history.get(key, [])
         if not isinstance(records, list):
-            raise ValueError(f"{key!r} is {_short(records)}, not a list")
+            raise ValueError(f"{key!r} is {short_repr(records)}, not a list")
         for i, record in enumerate(records, start=1):
             _check_record(record, kinds, f"record {i} of {key!r}")
             if key == "epochs" and record["epoch"] != i:
@@ -298,16 +298,16 @@ def check_history(history):
     sizes = history.get("sizes", [1, 1])
     if (not isinstance(sizes, list) or len(sizes) < 2
             or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)):
-        raise ValueError(f"its layer sizes are {_short(sizes)}, not whole numbers >= 1")
+        raise ValueError(f"its layer sizes are {short_repr(sizes)}, not whole numbers >= 1")
     for key in ("version", "backend"):
         if not isinstance(history.get(key, ""), str):
-            raise ValueError(f"its {key} is {_short(history[key])}, not text")
+            raise ValueError(f"its {key} is {short_repr(history[key])}, not text")
     _check_data(history.get("data", {}))
 
 
 def _check_record(record, kinds, where, required=True):
     if not isinstance(record, dict):
-        raise ValueError(f"{where} is {_short(record)}, not an object")
+        raise ValueError(f"{where} is {short_repr(record)}, not an object")
     for name, kind in kinds.items():
         if name not in record:
             if required:
@@ -316,23 +316,23 @@ def _check_record(record, kinds, where, required=True):
         value = record[name]
         test, what = _KINDS[kind]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not test(value):
-            raise ValueError(f"{where} has {name} = {_short(value)}, not {what}")
+            raise ValueError(f"{where} has {name} = {short_repr(value)}, not {what}")
 
 
 def _check_data(data):
     """The "data" entry: {"folder": a path or None, "verified": bool, "class_names":
     [str, ...]}, each entry optional."""
     if not isinstance(data, dict):
-        raise ValueError(f"'data' is {_short(data)}, not an object")
+        raise ValueError(f"'data' is {short_repr(data)}, not an object")
     folder = data.get("folder")
     if folder is not None and (not isinstance(folder, str) or not folder or "\0" in folder):
-        raise ValueError(f"its data folder is {_short(folder)}, not a path")
+        raise ValueError(f"its data folder is {short_repr(folder)}, not a path")
     if not isinstance(data.get("verified", True), bool):
-        raise ValueError(f"its data's 'verified' is {_short(data['verified'])}, not true "
+        raise ValueError(f"its data's 'verified' is {short_repr(data['verified'])}, not true "
                          f"or false")
     names = data.get("class_names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"its class names are {_short(names)}, not a list of names")
+        raise ValueError(f"its class names are {short_repr(names)}, not a list of names")
 
 
 # ------------------------------------------------------------------ reading a run back
@@ -362,9 +362,3 @@ def load_run_model(path):
         return checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
     raise FileNotFoundError(f"{path} holds no {MODEL} or {CHECKPOINT}; train first with: "
                             f"backprop train --out {path}")
-
-
-def _short(value, limit=60):
-    """repr of a value from a file, cut to ``limit`` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
