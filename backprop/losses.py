@@ -176,18 +176,23 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, z, t):
         z = _check_outputs(z, "SoftmaxCrossEntropy logits")
-        if z.shape[1] > 1 and z.min() >= 0 and not _not_probabilities(z):  # min: one pass
-            warn("SoftmaxCrossEntropy takes logits and applies the softmax itself, and every "
-                 "row it was given is already a probability vector: is the last layer a "
-                 "softmax? (Softmax twice crowds the outputs toward 1/K and stalls "
-                 "training.) Drop the last layer's activation, or keep it and use "
-                 "CategoricalCrossEntropy (\"categorical_ce\")")
+        self.warn_if_probabilities(z)
         delta = self._gradient_buffer(z)
         t = np.asarray(t)
         if t.ndim == 1:
             labels = _check_labels(t, *z.shape)
             return kernels.backend().softmax_cross_entropy_labels(z, labels, delta)
         return kernels.backend().softmax_cross_entropy_dense(z, _dense_targets(z, t), delta)
+
+    @staticmethod
+    def warn_if_probabilities(z):
+        """Warn if every row of the logits z is already a probability vector."""
+        if z.shape[1] > 1 and z.min() >= 0 and not _not_probabilities(z):  # min: one pass
+            warn("SoftmaxCrossEntropy takes logits and applies the softmax itself, and every "
+                 "row it was given is already a probability vector: is the last layer a "
+                 "softmax? (Softmax twice crowds the outputs toward 1/K and stalls "
+                 "training.) Drop the last layer's activation, or keep it and use "
+                 "CategoricalCrossEntropy (\"categorical_ce\")")
 
 
 class CategoricalCrossEntropy(Loss):

@@ -155,6 +155,91 @@ def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
     return float(c * np.sum(terms.astype(np.float64)))
 
 
+# ------------------------------------- a Dense network's forward and backward pass in one call
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX = range(6)  # activation codes
+
+
+def add_bias_activation(code, alpha, z, b, O):
+    """z += b;  O = f(z), f the activation with this code (alpha: leaky ReLU's slope)."""
+    if code == IDENTITY:
+        add_bias_identity(z, b, O)
+    elif code == SIGMOID:
+        add_bias_sigmoid(z, b, O)
+    elif code == TANH:
+        add_bias_tanh(z, b, O)
+    elif code == RELU:
+        add_bias_relu(z, b, O)
+    elif code == LEAKY_RELU:
+        add_bias_leaky_relu(z, b, alpha, O)
+    else:
+        add_bias_softmax(z, b, O)
+
+
+def activation_delta_db(code, alpha, z, O, g, delta, db):
+    """delta = f'(z) * g;  db = sum_n delta, f the activation with this code."""
+    if code == IDENTITY:
+        identity_delta_db(g, delta, db)
+    elif code == SIGMOID:
+        sigmoid_delta_db(O, g, delta, db)
+    elif code == TANH:
+        tanh_delta_db(O, g, delta, db)
+    elif code == RELU:
+        relu_delta_db(z, g, delta, db)
+    elif code == LEAKY_RELU:
+        leaky_relu_delta_db(z, g, alpha, delta, db)
+    else:
+        softmax_delta_db(O, g, delta, db)
+
+
+def matmul_into(gemm, a, b, c):
+    """c = a b, as np.matmul(a, b, out=c) (which calls the BLAS ``gemm`` is bound to)."""
+    np.matmul(a, b, out=c)
+
+
+def matrix(flat, offset, rows, cols):
+    """The (rows, cols) matrix stored row by row in flat[offset:], as a view."""
+    return flat[offset:offset + rows * cols].reshape(rows, cols)
+
+
+def mlp_gradients(gemm, x, labels, theta, dtheta, layout, codes, alphas, work, dE_dO):
+    """A stack of Dense layers l = 0..L-1 and softmax cross-entropy on class labels, in one
+    call: the forward pass, E, and (when E is finite) the delta rule; returns E.
+
+        z_l = O_{l-1} W_l + b_l,  O_l = f_l(z_l)        (O_{-1} = x)
+        E = 1/B sum_n (logsumexp(O_{L-1,n}) - O_{L-1,n}[t_n]),  dE/dO_{L-1} into dE_dO
+        delta_l = f_l'(z_l) * dE/dO_l;  dE/db_l = sum_n delta_l;  dE/dW_l = O_{l-1}^T delta_l
+        dE/dO_{l-1} = delta_l W_l^T                     (for l >= 1)
+
+    ``layout[l]`` = (n_in, n_out, offset of W_l in theta (and of dW_l in dtheta), of b_l,
+    of z_l, O_l, delta_l and dE/dO_{l-1} in ``work``).
+    """
+    B = x.shape[0]
+    n_in, n_out, w, b, z, O, delta, dx = layout.T
+    W = [matrix(theta, w[l], n_in[l], n_out[l]) for l in range(len(layout))]
+    with np.errstate(over="ignore", invalid="ignore"):  # as train_step's forward: E may be inf
+        inputs = x
+        for l in range(len(layout)):
+            z_l, O_l = matrix(work, z[l], B, n_out[l]), matrix(work, O[l], B, n_out[l])
+            matmul_into(gemm, inputs, W[l], z_l)                                # z = O W
+            add_bias_activation(codes[l], alphas[l], z_l, theta[b[l]:b[l] + n_out[l]], O_l)
+            inputs = O_l                                                        # O = f(z + b)
+        E = softmax_cross_entropy_labels(inputs, labels, dE_dO)
+    if not np.isfinite(E):
+        return E
+    g = dE_dO
+    for l in range(len(layout) - 1, -1, -1):
+        delta_l = matrix(work, delta[l], B, n_out[l])
+        activation_delta_db(codes[l], alphas[l], matrix(work, z[l], B, n_out[l]),
+                            matrix(work, O[l], B, n_out[l]), g, delta_l,
+                            dtheta[b[l]:b[l] + n_out[l]])
+        below = x if l == 0 else matrix(work, O[l - 1], B, n_in[l])             # O_{l-1}
+        matmul_into(gemm, below.T, delta_l, matrix(dtheta, w[l], n_in[l], n_out[l]))  # O^T delta
+        if l > 0:
+            g = matrix(work, dx[l], B, n_in[l])
+            matmul_into(gemm, delta_l, W[l].T, g)                               # delta W^T
+    return E
+
+
 # ---------------------------------------------- optimizer updates, in place on flat 1-D views
 # Decaying state is flushed to 0 below ``tiny`` (the smallest normal float), as in the
 # numba kernels: see jit.py for why.
