@@ -21,7 +21,9 @@
   Measured again on 2026-12-02 with a vectorised parallel Adam (each thread a slice
   ``w[lo:hi]``, 42 us against 70 when no BLAS thread is awake): inside the training step
   still slower (README, Speed). So BLAS owns the threads, and every kernel's result is
-  independent of thread counts.
+  independent of thread counts. ``mlp_gradients``, the forward and backward pass of a
+  Dense network in one call, is serial too: its products are calls into NumPy's own BLAS
+  (``blas.py``), on BLAS's threads, as ``np.matmul``'s are.
 """
 from numba import njit
 
