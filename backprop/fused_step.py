@@ -9,10 +9,12 @@ for one call rather than for some 30. At batch 10 that was most of what a step s
 outside its products and Adam (README, Speed). Every other model, loss or target goes
 layer by layer.
 
-What a step leaves behind is the layer-by-layer step's: every layer's x, cache, delta,
-dW and db, and the loss's dE/dO. The same guardrails run first, with the same messages:
-the batch's shape and dtype, NaN in it, the labels, and a last layer that already gives
-probabilities (softmax twice).
+What a step leaves behind is the layer-by-layer step's, bit for bit at the same number
+of BLAS threads: every layer's x, cache, delta, dW and db, and the loss's dE/dO. The same
+guardrails run first, with the same messages: the batch's shape and dtype, NaN in it,
+the labels, and a last layer that already gives probabilities (softmax twice). A batch of
+fewer than ``SMALL_BATCH`` rows runs its products on one BLAS thread, whatever the
+thread setting, and the setting is restored after the call.
 """
 import math
 import weakref
@@ -26,6 +28,11 @@ from .layers import Dense, warn_if_not_finite
 from .losses import SoftmaxCrossEntropy, _check_labels
 from .model import Sequential
 
+# Batches of fewer rows run their products on one BLAS thread: a second thread gains
+# nothing on products this small and, on a 2-core virtual machine, made whole epochs at
+# batch 10 up to three times slower at times (README, Speed). Results are then those of
+# one thread.
+SMALL_BATCH = 32
 # the kernels' activation codes (IDENTITY, SIGMOID, ... in kernels/jit.py)
 ACTIVATION_CODES = {Identity: 0, Sigmoid: 1, Tanh: 2, ReLU: 3, LeakyReLU: 4, Softmax: 5}
 
@@ -151,8 +158,14 @@ class _Plan:
                           x.dtype)
         layout, work, zs, Os, deltas = self._buffers(B)
         dE_dO = loss._gradient_buffer(Os[-1])
-        E = self.backend.mlp_gradients(self.gemm, x, labels, self.theta, self.dtheta, layout,
-                                       self.codes, alphas, work, dE_dO)
+        one_thread = blas.thread_setter() if B < SMALL_BATCH else None
+        threads = one_thread(1) if one_thread else None  # the products on one thread
+        try:
+            E = self.backend.mlp_gradients(self.gemm, x, labels, self.theta, self.dtheta,
+                                           layout, self.codes, alphas, work, dE_dO)
+        finally:
+            if one_thread:
+                one_thread(threads)
         out = Os[-1].copy()  # the output is the caller's, as Dense.forward's is
         loss.warn_if_probabilities(out)
         finite = math.isfinite(E)

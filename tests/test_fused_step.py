@@ -221,3 +221,31 @@ def test_with_no_blas_found_the_numba_backend_goes_layer_by_layer(monkeypatch):
     with kernels.use_backend("numba"):
         assert fused_step.gradients(model, bp.losses.SoftmaxCrossEntropy(),
                                     np.ones((4, 6), np.float32), np.array([0, 1, 2, 1])) is None
+
+
+def test_a_small_batch_runs_its_products_on_one_thread_and_restores_the_setting(
+        backend, monkeypatch, small):
+    """Batch 10 on the reference network: the fused step at 2 threads gives the
+    layer-by-layer step's numbers at 1 thread, and leaves BLAS at 2 threads."""
+    if blas.thread_setter() is None:
+        pytest.skip("NumPy's BLAS has no openblas_set_num_threads_local")
+    from threadpoolctl import threadpool_info
+    (x, y), _ = small
+    assert fused_step.SMALL_BATCH > 10
+    results = []
+    try:
+        for threads, fused in ((2, True), (1, False)):
+            kernels.set_threads(threads)
+            if not fused:
+                layer_by_layer(monkeypatch)
+            model, loss, optimizer = run.build(run.TrainConfig(seed=0, batch_size=10))
+            for xb, yb in bp.data.Batches(x[:200], y[:200], 10, seed=0):
+                fit.train_step(model, loss, optimizer, xb, yb)
+            if fused:
+                blas_threads = {pool["filepath"]: pool["num_threads"] for pool in threadpool_info()
+                                if pool["user_api"] == "blas"}
+            results.append(model.params.copy())
+    finally:
+        kernels.set_threads()
+    assert all(n == min(2, max(blas_threads.values())) for n in blas_threads.values())
+    assert np.array_equal(results[0], results[1])

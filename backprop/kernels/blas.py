@@ -50,23 +50,41 @@ def _bind(library, dtype):
 
 
 @functools.cache
+def _library():
+    """NumPy's own BLAS as a ctypes library, or None."""
+    for path in _numpy_blas_paths():
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+@functools.cache
 def gemm(dtype):
     """NumPy's cblas_sgemm (float32) or cblas_dgemm (float64) as a ctypes function for
     ``jit.matmul_into``, or None if NumPy's BLAS is not one this finds, or if the
     function's product differs from ``np.matmul``'s."""
     from . import jit
     dtype = np.dtype(dtype)
-    for path in _numpy_blas_paths():
-        try:
-            function = _bind(ctypes.CDLL(path), dtype)
-        except OSError:
-            continue
-        if function is None:
-            continue
-        rng = np.random.default_rng(0)
-        a, b = rng.normal(size=(3, 5)).astype(dtype), rng.normal(size=(4, 5)).astype(dtype).T
-        c = np.empty((3, 4), dtype)
-        jit.matmul_into(function, a, b, c)
-        if np.array_equal(c, a @ b):
-            return function
-    return None
+    library = _library()
+    function = _bind(library, dtype) if library is not None else None
+    if function is None:
+        return None
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 5)).astype(dtype), rng.normal(size=(4, 5)).astype(dtype).T
+    c = np.empty((3, 4), dtype)
+    jit.matmul_into(function, a, b, c)
+    return function if np.array_equal(c, a @ b) else None
+
+
+@functools.cache
+def thread_setter():
+    """NumPy's OpenBLAS's ``openblas_set_num_threads_local(n)`` (OpenBLAS >= 0.3.27),
+    which sets the threads of the products to come and returns the previous count, or
+    None where there is no such function."""
+    library = _library()
+    function = getattr(library, "openblas_set_num_threads_local", None) if library else None
+    if function is not None:
+        function.restype, function.argtypes = ctypes.c_int, [ctypes.c_int]
+    return function
