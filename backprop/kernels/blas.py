@@ -20,7 +20,6 @@ import os
 
 import numpy as np
 
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
 # cblas_?gemm's names in NumPy's builds, with the integer width of each
 SYMBOLS = (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("cblas_{}gemm64_", ctypes.c_int64),
            ("cblas_{}gemm", ctypes.c_int))

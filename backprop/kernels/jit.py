@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ._policy import kernel
+from .reference import IDENTITY, LEAKY_RELU, RELU, SIGMOID, TANH  # activation codes
 
 # ---------------------------------------------------------------- forward: z += b; O = f(z)
 
@@ -286,9 +287,7 @@ def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
 
 
 # ------------------------------------- a Dense network's forward and backward pass in one call
-# Activation codes of ``mlp_gradients`` (``backprop.fused_step.ACTIVATION_CODES``).
-IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX = range(6)
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums (as in blas.py)
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
 
 
 @kernel

@@ -156,7 +156,8 @@ def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
 
 
 # ------------------------------------- a Dense network's forward and backward pass in one call
-IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX = range(6)  # activation codes
+# the activation codes of ``mlp_gradients`` (``backprop.fused_step.ACTIVATION_CODES``)
+IDENTITY, SIGMOID, TANH, RELU, LEAKY_RELU, SOFTMAX = range(6)
 
 
 def add_bias_activation(code, alpha, z, b, O):
