@@ -24,34 +24,17 @@ import pytest
 
 import backprop.data
 from backprop import train
-from backprop.cli import main
 from backprop.data import fashion_mnist as fm
 from backprop.data import write_idx
 from backprop.io import load_npz, save_npz
-from tiny_runs import FullDiskFile, tiny
+from tiny_runs import FullDiskFile, assert_one_line_error, run_cli, tiny
 
 RUN_FILES = ("checkpoint.npz", "history.json", "model.npz")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(capsys, argv):
-    """(exit status, stdout, stderr) of ``backprop argv`` in this process; an exception
-    that escapes ``main`` is what a user would see as a traceback."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:
-        code = stop.code
-    except Exception as error:  # noqa: BLE001
-        pytest.fail(f"backprop {' '.join(map(str, argv))} ended in a traceback: "
-                    f"{type(error).__name__}: {error}")
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def one_line(code, err, expected=2):
-    lines = err.strip().splitlines()
-    assert code == expected and len(lines) == 1 and "Traceback" not in err, (code, err)
-    return lines[0]
+    return assert_one_line_error(code, err, codes=(expected,))
 
 
 def snapshot(out):
@@ -62,15 +45,15 @@ def snapshot(out):
 def run(cli_data, tmp_path, capsys):
     """A finished 1-epoch run (64-4-10, 3 steps an epoch) in tmp_path/R."""
     out = tmp_path / "R"
-    code, _, err = cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
-                                "--batch-size", "20", "--quiet", "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet", "--no-plots"])
     assert code == 0, err
     return out
 
 
 def resume(capsys, out, epochs=2):
-    return cli(capsys, ["train", "--out", out, "--resume", "--epochs", epochs, "--quiet",
-                        "--no-plots"])
+    return run_cli(capsys, ["train", "--out", out, "--resume", "--epochs", epochs, "--quiet",
+                            "--no-plots"])
 
 
 def refused_before_training(capsys, out, says, name="checkpoint.npz"):
@@ -222,7 +205,7 @@ def test_a_damaged_history_is_one_line_exit_2_from_plot_and_evaluate(damage, run
     path = run / "history.json"
     path.write_text(change(path.read_text()))
     for argv in (["plot", "curves", run], ["evaluate", run]):
-        code, printed, err = cli(capsys, argv)
+        code, printed, err = run_cli(capsys, argv)
         line = one_line(code, err)
         assert f"{path} is damaged" in line and says in line, (argv, line)
 
@@ -272,7 +255,7 @@ def test_json_nested_100000_deep_is_one_line_exit_2(where, run, capsys):
                 + ([["plot", "curves", run], ["evaluate", run]] if name == "history.json"
                    else []))
     for argv in commands:
-        code, _, err = cli(capsys, argv)
+        code, _, err = run_cli(capsys, argv)
         line = one_line(code, err)
         assert str(run / name) in line and "nested 100000 levels deep" in line, (argv, line)
 
@@ -326,7 +309,7 @@ def test_a_member_of_an_unsupported_compression_is_one_line_exit_2(compression, 
     path = run / name
     _set_compression(path, "W1.npy" if name == "model.npz" else "model.W1.npy", method, data)
     if name == "model.npz":
-        code, _, err = cli(capsys, ["evaluate", run])
+        code, _, err = run_cli(capsys, ["evaluate", run])
         line = one_line(code, err)
         assert str(path) in line and "is not a readable .npz file" in line, line
     else:
@@ -388,7 +371,7 @@ def test_a_fifo_in_place_of_a_run_file_is_one_line_exit_2_not_a_hang(name, comma
              "plot curves": ["plot", "curves", run], "evaluate": ["evaluate", run],
              "evaluate the file": ["evaluate", run / name]}
     for command in commands:
-        code, _, err = cli(capsys, argvs[command])
+        code, _, err = run_cli(capsys, argvs[command])
         line = one_line(code, err)
         assert f"{run / name} is a FIFO (named pipe), not a regular file" in line, line
 
@@ -415,8 +398,8 @@ def test_a_full_disk_names_the_file_being_written(ending, nth, cli_data, tmp_pat
                                                   monkeypatch, capsys):
     _enospc_at(monkeypatch, ending, nth)
     out = tmp_path / "R"
-    code, _, err = cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
-                                "--batch-size", "20", "--quiet", "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet", "--no-plots"])
     line = one_line(code, err)
     assert line == f"backprop: error: cannot write {out / ending[1:]}: No space left on " \
                    f"device", line
@@ -445,8 +428,8 @@ def test_a_full_disk_while_drawing_a_figure_names_the_figure(cli_data, tmp_path,
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
     out = tmp_path / "R"
-    code, _, err = cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
-                                "--batch-size", "20", "--quiet"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet"])
     line = one_line(code, err)
     assert line == f"backprop: error: cannot write {out / 'curves.png'}: No space left on " \
                    f"device", line
@@ -458,8 +441,8 @@ def test_out_naming_a_file_says_it_is_a_file_not_a_folder(cli_data, tmp_path, ca
     path = tmp_path / "notes.txt"
     path.write_text("mine")
     for extra in ([], ["--resume"], ["--force"]):
-        code, printed, err = cli(capsys, ["train", "--out", path, "--epochs", "1", "--quiet",
-                                          "--no-plots", *extra])
+        code, printed, err = run_cli(capsys, ["train", "--out", path, "--epochs", "1", "--quiet",
+                                              "--no-plots", *extra])
         line = one_line(code, err)
         assert line == f"backprop: error: --out {path} is a file, not a folder", (extra, line)
     assert path.read_text() == "mine"
@@ -529,8 +512,8 @@ def test_a_signal_after_the_last_step_is_honoured_with_the_resume_hint(
     out = tmp_path / "R"
     with pytest.MonkeyPatch.context() as patch:
         calls = _signal_at(moment, signum, patch)
-        code, _, err = cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
-                                    "--batch-size", "20", "--quiet", "--no-plots"])
+        code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
+                                        "--batch-size", "20", "--quiet", "--no-plots"])
     assert calls == [moment]
     name = signal.Signals(signum).name
     line = one_line(code, err, 128 + signum)
@@ -540,7 +523,7 @@ def test_a_signal_after_the_last_step_is_honoured_with_the_resume_hint(
     config = train.TrainConfig(epochs=2, hidden=(4,), batch_size=20)
     model, _, optimizer = train.build(config, 64, 10)
     assert train.load_checkpoint(out / "checkpoint.npz", config, model, optimizer).epoch == 2
-    code, _, err = cli(capsys, ["train", "--out", out, "--resume", "--quiet", "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--resume", "--quiet", "--no-plots"])
     assert code == 0, err  # nothing left to train: the run's files are written
     np.testing.assert_array_equal(backprop.Sequential.load(out / "model.npz").params,
                                   model.params)
@@ -595,7 +578,7 @@ def test_a_gzip_bomb_in_a_data_folder_is_refused_at_its_header(tmp_path, capsys)
     assert message.startswith(f"{bomb}: the header says shape (100000000,) of uint8, "
                               f"100000000 data bytes, more than the 60000 of Fashion-MNIST's "
                               f"train-labels-idx1-ubyte"), message
-    code, _, err = cli(capsys, ["train", "--data", folder, "--out", tmp_path / "R"])
+    code, _, err = run_cli(capsys, ["train", "--data", folder, "--out", tmp_path / "R"])
     assert str(bomb) in one_line(code, err)
     assert not (tmp_path / "R").exists()
 
@@ -625,11 +608,11 @@ def test_a_folder_with_a_history_but_no_checkpoint_gives_one_way_forward(left, r
                 f"there is no run to resume; start it again with --force, which deletes "
                 f"{'it' if len(left) == 1 else 'them'}, or choose another folder with --out")
     for extra in ([], ["--resume"]):
-        code, _, err = cli(capsys, ["train", "--out", run, "--epochs", "1", "--quiet",
-                                    "--no-plots", *extra])
+        code, _, err = run_cli(capsys, ["train", "--out", run, "--epochs", "1", "--quiet",
+                                        "--no-plots", *extra])
         assert one_line(code, err) == expected, extra
-    code, _, err = cli(capsys, ["train", "--out", run, "--epochs", "1", "--hidden", "4",
-                                "--quiet", "--no-plots", "--force"])
+    code, _, err = run_cli(capsys, ["train", "--out", run, "--epochs", "1", "--hidden", "4",
+                                    "--quiet", "--no-plots", "--force"])
     assert code == 0, err  # the way forward works
 
 
@@ -644,7 +627,7 @@ def test_the_default_download_address_is_https_and_fetch_uses_it(tmp_path, monke
         asked.append(url)
         raise urllib.error.URLError("no network in the tests")
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    code, _, err = cli(capsys, ["data", "fetch", "--dest", tmp_path / "d", "--quiet"])
+    code, _, err = run_cli(capsys, ["data", "fetch", "--dest", tmp_path / "d", "--quiet"])
     line = one_line(code, err)
     assert asked == [fm.DEFAULT_URL + "train-images-idx3-ubyte.gz"]
     assert f"cannot download {asked[0]}: no network in the tests" in line, line

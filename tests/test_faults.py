@@ -27,11 +27,10 @@ import pytest
 import backprop.data
 import backprop.io
 from backprop import train
-from backprop.cli import main
 from backprop.data import Batches, one_hot, scale_images
 from backprop.io import load_npz
 from backprop.model import Sequential
-from tiny_runs import FullDiskFile
+from tiny_runs import FullDiskFile, assert_one_line_error, run_cli
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
@@ -66,27 +65,6 @@ def good_run(small, tmp_path_factory):
     out = tmp_path_factory.mktemp("good-run")
     train.fit(train.TrainConfig(epochs=1, hidden=(32,)), small, out_dir=str(out), quiet=True)
     return out
-
-
-def run_cli(capsys, argv):
-    """(exit status, stdout, stderr) of ``backprop argv`` run in this process; any
-    exception that escapes ``main`` is what a user would see as a traceback."""
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse
-        code = stop.code
-    except Exception as error:  # noqa: BLE001
-        pytest.fail(f"backprop {' '.join(argv)} ended in a traceback: "
-                    f"{type(error).__name__}: {error}")
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, codes=(2, 3)):
-    assert code in codes, (code, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def child_env():

@@ -105,7 +105,8 @@ def _cases():
     mlp = lambda: bp.Sequential.mlp([6, 5, 3], rng=0)  # noqa: E731
     ce = bp.losses.SoftmaxCrossEntropy
     return {
-        "a Dense subclass": (bp.Sequential([Doubled(6, 5, "relu"), bp.Dense(5, 3)]), ce(), x, labels),
+        "a Dense subclass": (bp.Sequential([Doubled(6, 5, "relu"), bp.Dense(5, 3)]), ce(),
+                             x, labels),
         "a user's activation": (bp.Sequential([bp.Dense(6, 5, Softplus()), bp.Dense(5, 3)]), ce(),
                                 x, labels),
         "another loss": (mlp(), bp.losses.CategoricalCrossEntropy(from_logits=True), x, labels),

@@ -1,9 +1,13 @@
-"""What tests that run training end to end share: a tiny image data set, and a file whose
-writes fail as on a full disk."""
+"""What tests that run training end to end share: a tiny image data set, a file whose
+writes fail as on a full disk, and the command line run in-process with its one-line
+errors."""
 import errno
 import os
 
 import numpy as np
+import pytest
+
+from backprop.cli import main
 
 
 def tiny(n=60, seed=0):
@@ -29,3 +33,27 @@ class FullDiskFile:
 
     def write(self, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def run_cli(capsys, argv):
+    """(exit status, stdout, stderr) of ``backprop argv`` run in this process (arguments
+    as strings); any exception that escapes ``main`` is what a user would see as a
+    traceback."""
+    argv = [str(a) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse
+        code = stop.code
+    except Exception as error:  # noqa: BLE001
+        pytest.fail(f"backprop {' '.join(argv)} ended in a traceback: "
+                    f"{type(error).__name__}: {error}")
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, codes=(2, 3)):
+    """The one line of stderr, after checking the exit status is one of ``codes``."""
+    assert code in codes, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
