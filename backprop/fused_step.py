@@ -27,7 +27,7 @@ from .kernels import reference as codes
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .layers import Dense, warn_if_not_finite
 from .losses import SoftmaxCrossEntropy, _check_labels
-from .model import Sequential
+from .model import FORWARD_BATCH, Sequential
 
 # Batches of fewer rows run their products on one BLAS thread: a second thread gains
 # nothing on products this small and, on a 2-core virtual machine, made whole epochs at
@@ -154,7 +154,7 @@ class _Plan:
         return self.per_batch_size[B]
 
     def run(self, loss, x, y):
-        warn_if_not_finite(x, "the batch given to Sequential.forward")
+        warn_if_not_finite(x, FORWARD_BATCH)
         layers, B = self.layers, x.shape[0]
         labels = _check_labels(y, B, layers[-1].n_out)
         alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in layers],
