@@ -23,7 +23,7 @@ from .optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam, KerasRMSProp,  # 
                     RMSProp, get_optimizer)
 from . import gradcheck  # noqa: E402,F401  (a callable module: bp.gradcheck(...), bp.gradcheck.three_way)
 from .gradcheck import GradcheckReport  # noqa: E402,F401
-from .fit import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
+from .loop import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import functions, nn  # noqa: E402,F401
 from .autodiff import (GradientTape, Tensor, Variable, cast, concat, constant,  # noqa: E402,F401

@@ -313,12 +313,16 @@ def check_layer(layer, x, seed=0, h=DEFAULT_H, bound=DEFAULT_BOUND, atol=DEFAULT
 
 
 def _model_gradients(model, loss, x, t, h):
-    """The delta rule's gradients and the numeric ones, both over the flat vector
-    theta = [W1, b1, W2, ...] (``model.params``, perturbed in place), and the kink margin."""
+    """The delta rule's gradients, computed by the step training takes
+    (``fit.gradients``: forward, loss, backward), and the numeric ones, both over the
+    flat vector theta = [W1, b1, W2, ...] (``model.params``, perturbed in place), and the
+    kink margin."""
+    from .loop import gradients
     _require_float64("the model", model.dtype, "model.astype(np.float64), a float64 copy")
     x = np.asarray(x, dtype=np.float64)
-    loss.forward(model.forward(x), t)
-    model.backward(loss)
+    E, _ = gradients(model, loss, x, t)
+    if not np.isfinite(E):
+        raise ValueError(f"the loss at the point to check is {E}: there is no gradient to check")
     analytic = model.grads.copy()
     numeric = numeric_gradient(lambda: loss.forward(model.predict(x), t), model.params, h)
     return analytic, numeric, _kink_margin(model.layers)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from . import __version__
-from .fit import Position, TrainingError
+from .loop import Position, TrainingError
 from .io import load_npz, loads_json, open_regular, save_npz, short_repr, write_json
 from .model import Sequential, check_format
 from .run_config import TrainConfig, run_differences

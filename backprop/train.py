@@ -1,7 +1,7 @@
 """The CLI's training run: ``fit.Loop`` with a run folder, resume and interruption.
 
 ``fit`` builds the configured network (a ``TrainConfig``, run_config.py) and runs the
-library's one training loop (``Loop`` of fit.py: forward, E, the delta rule, the
+library's one training loop (``Loop`` of loop.py: forward, E, the delta rule, the
 optimizer step, per batch) with one callback, ``_RunFolder``, that evaluates the test set
 after each epoch (and every ``eval_every`` steps), prints one line per epoch, and keeps a
 run folder: history.json, checkpoint.npz, model.npz (run_folder.py writes them and reads
@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from . import __version__, kernels
 from .data import Batches
-from .fit import EVAL_BATCH, Callback, Loop, NonFiniteOutputs, TrainingError, evaluate_batches
-from .fit import train_step  # noqa: F401  the step the run calls, looked up here each step
+from .loop import EVAL_BATCH, Callback, Loop, NonFiniteOutputs, TrainingError, evaluate_batches
+from .loop import train_step  # noqa: F401  the step the run calls, looked up here each step
 from .io import SignalFlag, lock_run_folder, remove_temporaries
 from .losses import get_loss
 from .model import Sequential

@@ -1,22 +1,19 @@
 """Where an epoch of the reference run goes: the training step split into its phases.
 
     python -m benchmarks.profile_step [--epochs 3] [--threads N] [--samples 60000]
-                                      [--batch-size 100] [--layer-by-layer]
+                                      [--batch-size 100]
 
 Times, per epoch of the tutorial's network (784-256-128-64-32-10 ReLU, softmax
-cross-entropy, Adam, batch 100, float32, numba kernels), the phases of
-``backprop.train.train_step`` as the engine runs them: gathering the batch
-(``Batches``), the forward pass, loss and backward pass in one call
-(``backprop.fused_step``), and ``optimizer.step``, each with ``time.perf_counter``
-around the real call. ``--layer-by-layer`` runs and times ``model.forward``,
-``loss.forward`` and ``model.backward`` as separate calls instead (the same numbers,
-and the Python between them). An epoch of the GEMM floor (``flops.GemmFloor``: the same
-matrix products alone) runs after each epoch, so the table can say how much of the
+cross-entropy, Adam, batch 100, float32, numba kernels), the phases of a training step
+as ``backprop.loop.train_step`` runs them: gathering the batch (``Batches``),
+``model.forward``, ``loss.forward``, ``model.backward`` and ``optimizer.step``, each
+with ``time.perf_counter`` around the real call. An epoch of the GEMM floor
+(``flops.GemmFloor``: the same matrix products alone) runs after each epoch, so the table can say how much of the
 forward and backward passes is matrix products and how much is everything else. Medians
 over the epochs after one warm-up; ``--samples N`` makes each epoch the first N training
 images only (a quick check of the procedure, not a measurement of the reference run).
-Sample output (``--epochs 4 --layer-by-layer``, 2-core AMD EPYC virtual machine, 2
-threads, 2026-11-27)::
+Sample output (``--epochs 4``, 2-core AMD EPYC virtual machine, 2 threads,
+2026-11-27)::
 
     | phase            | s/epoch | us/step | share |
     |------------------|--------:|--------:|------:|
@@ -40,25 +37,20 @@ import time
 
 import numpy as np
 
-LAYER_BY_LAYER = ["batch gather", "forward", "loss", "backward", "optimizer (Adam)"]
-FUSED = ["batch gather", "fwd+loss+bwd", "optimizer (Adam)"]
+PHASES = ["batch gather", "forward", "loss", "backward", "optimizer (Adam)"]
 BATCH = 100
 
 
-def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH,
-            layer_by_layer=False):
+def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH):
     """Per-phase seconds of each timed epoch, and the floor's; returns (phases, floor).
 
-    The step is split as ``train_step`` runs it: its forward, loss and backward pass in
-    one call (``backprop.fused_step``, phases ``FUSED``), or with ``layer_by_layer`` each
-    Python call on its own (``LAYER_BY_LAYER``: model.forward, loss.forward,
-    model.backward). An epoch is a pass over the first ``samples`` training images
+    The step is split as ``train_step`` runs it (``PHASES``). An epoch is a pass over the first ``samples`` training images
     (default: all 60000, 600 steps of 100); a few hundred make a quick check of the
     procedure. The floor's epoch has the same number of samples; ``steps_per_epoch``
     gives the steps.
     """
     import backprop
-    from backprop import fused_step, kernels, train
+    from backprop import kernels, train
 
     from .flops import GemmFloor
     kernels.set_threads(threads)
@@ -71,7 +63,7 @@ def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH,
     batches = backprop.data.Batches(x_train, y_train, batch_size, seed=seed)
     floor = GemmFloor([784, 256, 128, 64, 32, 10], len(x_train), batch_size, seed=seed)
     floor.setup()
-    names = LAYER_BY_LAYER if layer_by_layer else FUSED
+    names = PHASES
     clock = time.perf_counter
     per_epoch, floor_times = [], []
     for epoch in range(epochs + 1):  # epoch 0: warm-up
@@ -85,22 +77,15 @@ def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH,
             except StopIteration:
                 break
             t1 = clock()
-            fused = None if layer_by_layer else fused_step.gradients(model, loss, x, y)
-            if fused is not None:
-                E = fused[0]
-                t2 = t3 = t4 = clock()
-            else:  # layer by layer, or a batch the fused step leaves to it (a last one of 1)
-                out = model.forward(x)
-                t2 = clock()
-                E = loss.forward(out, y)
-                t3 = clock()
-                model.backward(loss)
-                t4 = clock()
+            out = model.forward(x)
+            t2 = clock()
+            E = loss.forward(out, y)
+            t3 = clock()
+            model.backward(loss)
+            t4 = clock()
             optimizer.step(model.grads)
             t5 = clock()
             times = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
-            if not layer_by_layer:
-                times = (times[0], sum(times[1:4]), times[4])
             for phase, seconds in zip(names, times):
                 spent[phase] += seconds
         spent["whole epoch"] = clock() - start
@@ -145,9 +130,6 @@ def main(argv=None):
                              "quick check, not a measurement")
     parser.add_argument("--batch-size", type=positive, default=BATCH,
                         help=f"samples per step (default {BATCH})")
-    parser.add_argument("--layer-by-layer", action="store_true",
-                        help="run and time forward, loss and backward as separate calls "
-                             "(default: as train_step runs them, in one fused call)")
     args = parser.parse_args(argv)
     from backprop import kernels
     try:  # without --threads, $BACKPROP_THREADS or $OMP_NUM_THREADS, which may be anything
@@ -156,7 +138,7 @@ def main(argv=None):
         parser.error(f"{error} (from $BACKPROP_THREADS or $OMP_NUM_THREADS; --threads N "
                      f"overrides them)")
     phases, floor = profile(args.epochs, threads, samples=args.samples,
-                            batch_size=args.batch_size, layer_by_layer=args.layer_by_layer)
+                            batch_size=args.batch_size)
     print(table(phases, floor, steps_per_epoch(args.samples, batch_size=args.batch_size)))
     return phases, floor
 

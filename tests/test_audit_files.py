@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import struct
-import sys
 import tracemalloc
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 
 import backprop.data
+from backprop import loop
 from backprop import train
 from backprop.data import fashion_mnist as fm
 from backprop.data import write_idx
@@ -471,7 +471,6 @@ def sigterm_is_caught():
 
 def _signal_at(moment, signum, monkeypatch):
     """Send ``signum`` to this process at ``moment`` of the second (last) epoch."""
-    fit_module = sys.modules["backprop.fit"]  # backprop.fit is also the function bp.fit
     calls = []
 
     def send():
@@ -479,7 +478,7 @@ def _signal_at(moment, signum, monkeypatch):
         signal.raise_signal(signum)
 
     if moment == "the last evaluation":
-        real = fit_module.evaluate_batches
+        real = loop.evaluate_batches
 
         def evaluate(*args, **kwargs):
             result = real(*args, **kwargs)
@@ -488,7 +487,7 @@ def _signal_at(moment, signum, monkeypatch):
             evaluate.n += 1
             return result
         evaluate.n = 0
-        monkeypatch.setattr(fit_module, "evaluate_batches", evaluate)
+        monkeypatch.setattr(loop, "evaluate_batches", evaluate)
         return calls
     ending = {"the last checkpoint write": "checkpoint.npz",
               "the final model write": "model.npz"}[moment]

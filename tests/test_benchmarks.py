@@ -147,16 +147,13 @@ def test_profile_step_splits_an_epoch_into_its_phases(fashion, monkeypatch):
             made.append(self)
 
     monkeypatch.setattr(backprop.data, "Batches", Recorded)
-    for layer_by_layer, names in ((True, profile_step.LAYER_BY_LAYER),
-                                  (False, profile_step.FUSED)):
-        made.clear()
-        phases, floor = profile_step.profile(epochs=1, samples=500,
-                                             layer_by_layer=layer_by_layer)
-        assert [(b.n_samples, len(b)) for b in made] == [(500, 5)]  # the workload asked for
-        assert list(phases) == names + ["whole epoch"]
-        parts = sum(phases[name] for name in names)
-        assert 0 < parts <= phases["whole epoch"] and floor > 0
-        assert all(phases[name] > 0 for name in names)
+    names = profile_step.PHASES
+    phases, floor = profile_step.profile(epochs=1, samples=500)
+    assert [(b.n_samples, len(b)) for b in made] == [(500, 5)]  # the workload asked for
+    assert list(phases) == names + ["whole epoch"]
+    parts = sum(phases[name] for name in names)
+    assert 0 < parts <= phases["whole epoch"] and floor > 0
+    assert all(phases[name] > 0 for name in names)
     assert profile_step.steps_per_epoch(500) == 5 and profile_step.steps_per_epoch() == 600
     assert "| optimizer (Adam) |" in profile_step.table(phases, floor, 5)
 

@@ -2,12 +2,12 @@
 History names, verbose levels, callbacks, divergence, and the CLI's train running the
 same loop (same weights, same numbers)."""
 import re
-import sys
 
 import numpy as np
 import pytest
 
 import backprop as bp
+from backprop import loop
 from backprop import train
 from backprop.data import Batches
 
@@ -196,11 +196,10 @@ def test_the_cli_training_run_is_bp_fit(monkeypatch):
     data = ((x[:40], y[:40]), (x[40:], y[40:]))
     config = train.TrainConfig(epochs=2, hidden=(5,), batch_size=8, lr=0.01)
     runs = []
-    fit_module = sys.modules["backprop.fit"]
-    real_run = fit_module.Loop.run
-    monkeypatch.setattr(fit_module.Loop, "run", lambda self: runs.append(self) or real_run(self))
+    real_run = loop.Loop.run
+    monkeypatch.setattr(loop.Loop, "run", lambda self: runs.append(self) or real_run(self))
     cli_model, record = train.fit(config, data, quiet=True, n_classes=2)
-    assert len(runs) == 1  # one loop, fit.Loop's
+    assert len(runs) == 1  # one loop, loop.Loop's
 
     model, loss, optimizer = train.build(config, 9, 2)
     history = bp.fit(model, data[0][0], data[0][1], loss=loss, optimizer=optimizer,

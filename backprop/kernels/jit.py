@@ -11,7 +11,6 @@ import math
 import numpy as np
 
 from ._policy import kernel
-from .reference import IDENTITY, LEAKY_RELU, RELU, SIGMOID, TANH  # activation codes
 
 # ---------------------------------------------------------------- forward: z += b; O = f(z)
 
@@ -284,106 +283,6 @@ def sigmoid_cross_entropy_logits(z, t, c, dE_dz):
             dE_dz[i, k] = c * (sigma - t[i, k])
             E += max(x, 0.0) - x * t[i, k] + math.log1p(e)
     return c * E
-
-
-# ------------------------------------- a Dense network's forward and backward pass in one call
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
-
-
-@kernel
-def add_bias_activation(code, alpha, z, b, O):
-    """z += b;  O = f(z), f the activation with this code (alpha: leaky ReLU's slope)."""
-    if code == IDENTITY:
-        add_bias_identity(z, b, O)
-    elif code == SIGMOID:
-        add_bias_sigmoid(z, b, O)
-    elif code == TANH:
-        add_bias_tanh(z, b, O)
-    elif code == RELU:
-        add_bias_relu(z, b, O)
-    elif code == LEAKY_RELU:
-        add_bias_leaky_relu(z, b, alpha, O)
-    else:
-        add_bias_softmax(z, b, O)
-
-
-@kernel
-def activation_delta_db(code, alpha, z, O, g, delta, db):
-    """delta = f'(z) * g;  db = sum_n delta, f the activation with this code."""
-    if code == IDENTITY:
-        identity_delta_db(g, delta, db)
-    elif code == SIGMOID:
-        sigmoid_delta_db(O, g, delta, db)
-    elif code == TANH:
-        tanh_delta_db(O, g, delta, db)
-    elif code == RELU:
-        relu_delta_db(z, g, delta, db)
-    elif code == LEAKY_RELU:
-        leaky_relu_delta_db(z, g, alpha, delta, db)
-    else:
-        softmax_delta_db(O, g, delta, db)
-
-
-@kernel
-def matmul_into(gemm, a, b, c):
-    """c = a b by NumPy's BLAS (``gemm`` from ``blas.gemm``), as np.matmul(a, b, out=c):
-    a and b C- or F-contiguous (a transposed view is F), every dimension >= 2."""
-    m, k = a.shape
-    n = b.shape[1]
-    size = a.itemsize
-    trans_a = NO_TRANS if a.strides[1] == size else TRANS  # F-contiguous: a^T row-major
-    lda = a.strides[0] // size if trans_a == NO_TRANS else a.strides[1] // size
-    trans_b = NO_TRANS if b.strides[1] == size else TRANS
-    ldb = b.strides[0] // size if trans_b == NO_TRANS else b.strides[1] // size
-    gemm(ROW_MAJOR, trans_a, trans_b, m, n, k, c.dtype.type(1), a.ctypes.data, lda,
-         b.ctypes.data, ldb, c.dtype.type(0), c.ctypes.data, n)
-
-
-@kernel
-def matrix(flat, offset, rows, cols):
-    """The (rows, cols) matrix stored row by row in flat[offset:], as a view."""
-    return flat[offset:offset + rows * cols].reshape(rows, cols)
-
-
-@kernel
-def mlp_gradients(gemm, x, labels, theta, dtheta, layout, codes, alphas, work, dE_dO):
-    """A stack of Dense layers l = 0..L-1 and softmax cross-entropy on class labels, in one
-    call: the forward pass, E, and (when E is finite) the delta rule; returns E.
-
-        z_l = O_{l-1} W_l + b_l,  O_l = f_l(z_l)        (O_{-1} = x)
-        E = 1/B sum_n (logsumexp(O_{L-1,n}) - O_{L-1,n}[t_n]),  dE/dO_{L-1} into dE_dO
-        delta_l = f_l'(z_l) * dE/dO_l;  dE/db_l = sum_n delta_l;  dE/dW_l = O_{l-1}^T delta_l
-        dE/dO_{l-1} = delta_l W_l^T                     (for l >= 1)
-
-    W_l and b_l are slices of theta (the model's flat parameters), dW_l and db_l the same
-    slices of dtheta; z_l, O_l, delta_l and dE/dO_{l-1} are (B, n) slices of ``work``.
-    ``layout[l]`` = (n_in, n_out, offset of W_l, of b_l, of z_l, O_l, delta_l, dE/dO_{l-1}).
-    The kernels, products (``gemm``: NumPy's BLAS) and order of Dense.forward,
-    SoftmaxCrossEntropy and Dense.backward called one by one, so the same results.
-    """
-    B, L = x.shape[0], layout.shape[0]
-    inputs = x
-    for l in range(L):
-        n_in, n_out, w, b, z, O = layout[l, :6]
-        z, O = matrix(work, z, B, n_out), matrix(work, O, B, n_out)
-        matmul_into(gemm, inputs, matrix(theta, w, n_in, n_out), z)      # z = O W
-        add_bias_activation(codes[l], alphas[l], z, theta[b:b + n_out], O)  # z += b; O = f(z)
-        inputs = O
-    E = softmax_cross_entropy_labels(inputs, labels, dE_dO)
-    if not math.isfinite(E):
-        return E
-    g = dE_dO
-    for l in range(L - 1, -1, -1):
-        n_in, n_out, w, b, z, O, delta, dx = layout[l]
-        z, O = matrix(work, z, B, n_out), matrix(work, O, B, n_out)
-        delta = matrix(work, delta, B, n_out)
-        activation_delta_db(codes[l], alphas[l], z, O, g, delta, dtheta[b:b + n_out])
-        below = x if l == 0 else matrix(work, layout[l - 1, 5], B, n_in)  # O_{l-1}
-        matmul_into(gemm, below.T, delta, matrix(dtheta, w, n_in, n_out))  # dE/dW = O^T delta
-        if l > 0:
-            g = matrix(work, dx, B, n_in)
-            matmul_into(gemm, delta, matrix(theta, w, n_in, n_out).T, g)  # dE/dO = delta W^T
-    return E
 
 
 # ---------------------------------------------- optimizer updates, in place on flat 1-D views

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from . import fused_step
 from .data.batches import Batches, is_class_labels
 from .losses import get_loss
 from .optim import Optimizer, get_optimizer
@@ -40,27 +39,34 @@ class NonFiniteOutputs(ValueError):
     """A model's outputs (or its loss) on some data are NaN or Inf: they mean nothing."""
 
 
+def gradients(model, loss, x, y):
+    """The forward pass, E and the delta rule for the batch (x, y); returns (E, O).
+
+    O = model.forward(x);  E = loss(O, y);  model.backward(loss) fills every layer's
+    delta, dW and db (the output delta fused where the loss and f collapse). When E is
+    not finite the backward pass is skipped. ``train_step`` and the gradient check
+    (``bp.gradcheck(model, loss, x, t)``) both call this: the check verifies the
+    gradients training uses.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is returned
+        O = model.forward(x)
+        E = loss.forward(O, y)
+    if math.isfinite(E):
+        model.backward(loss)
+    return E, O
+
+
 def train_step(model, loss, optimizer, x, y):
     """One step of gradient descent on the batch (x, y); returns (E, O), E before the update.
 
     O = forward(x);  E = loss(O, y);  backward(dE/dO);  W <- optimizer(W, dE/dW).
     When E is not finite nothing is updated, so the caller can stop with the weights of
-    the last good step. A Sequential of Dense layers with softmax cross-entropy on class
-    labels runs its forward and backward pass as one kernel call (``fused_step``): the
-    same kernels and products, with the same results.
+    the last good step.
     """
-    fused = fused_step.gradients(model, loss, x, y)  # None: not that case
-    if fused is not None:
-        E, out = fused
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite E is returned
-            out = model.forward(x)
-            E = loss.forward(out, y)
-        if math.isfinite(E):
-            model.backward(loss)  # the delta rule; a fused output delta where one exists
+    E, O = gradients(model, loss, x, y)
     if math.isfinite(E):
         optimizer.step(model.grads)
-    return E, out
+    return E, O
 
 
 @dataclass
