@@ -21,8 +21,8 @@ from .losses import (LOSSES, MSE, BinaryCrossEntropy, CategoricalCrossEntropy,  
 from .model import Sequential  # noqa: E402,F401
 from .optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam, KerasRMSProp,  # noqa: E402,F401
                     RMSProp, get_optimizer)
-from . import gradcheck  # noqa: E402,F401  (a callable module: bp.gradcheck(...), bp.gradcheck.three_way)
-from .gradcheck import GradcheckReport  # noqa: E402,F401
+from .gradient_check import (GradcheckReport, ThreeWayReport, gradcheck,  # noqa: E402,F401
+                             three_way_check)
 from .loop import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
 from . import data  # noqa: E402,F401
 from . import functions, nn  # noqa: E402,F401

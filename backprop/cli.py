@@ -14,7 +14,7 @@ import sys
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .cli_common import (UsageError, layer_sizes, load_data, non_negative_int,
                          positive_float, positive_int)
-from .gradcheck import OUTPUT_ACTIVATIONS
+from .gradient_check import OUTPUT_ACTIVATIONS
 from .kernels import BACKENDS
 from .cli_train import add_train
 
@@ -322,14 +322,14 @@ def _add_gradcheck(sub):
 
 
 def _run_gradcheck(args):
-    from .gradcheck import OUTPUT_ACTIVATIONS, check_problem, three_way
+    from .gradient_check import OUTPUT_ACTIVATIONS, check_problem, three_way_check
     pairs = ([(a, loss) for a in HIDDEN_ACTIVATIONS
               for loss in OUTPUT_ACTIVATIONS] if args.all else [(args.activation, args.loss)])
     failed = 0
     for activation, loss_name in pairs:
         model, loss, x, t = check_problem(args.hidden, activation, loss_name, args.output,
                                           args.batch, args.inputs, args.outputs, args.seed)
-        report = three_way(model, loss, x, t, bound=args.bound)
+        report = three_way_check(model, loss, x, t, bound=args.bound)
         failed += not report.ok
         if args.all:
             print(f"{activation:<11} {loss_name:<15} max relative error {report.max_error:.2e}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradcheck import check_loss, relative_error
+from backprop.gradient_check import check_loss, relative_error
 
 RNG = np.random.default_rng(0)
 Z = RNG.normal(size=(4, 3))

@@ -21,7 +21,7 @@ to) its tolerance atol + rtol |n_i|.
 What is checked: any function f(x) -> scalar, against its hand-written gradient df or,
 without one, the tape's (``check_function``); a loss (dE/dO); one layer against a random
 upstream gradient G (E = sum G * O: its parameter gradients and dE/dx); and a whole model
-over its flattened parameter vector theta = [W1, b1, W2, b2, ...]. ``three_way`` adds a
+over its flattened parameter vector theta = [W1, b1, W2, b2, ...]. ``three_way_check`` adds a
 third opinion for a model: the same network written as operations of the reverse-mode
 tape (``backprop.autodiff``), differentiated automatically, with no delta rule involved.
 
@@ -31,16 +31,21 @@ unit is 1 whatever its input); and where an activation has a kink (ReLU's f' jum
 z = 0), the closest net input to it, with the words that a failure within 1000 h of a
 kink comes from the kink (the central difference straddles the jump), not the code.
 
-This module is callable: ``bp.gradcheck(...)`` is ``gradcheck(...)`` below, and the
-module's other names are reached through it (``bp.gradcheck.three_way``).
+``bp.gradcheck`` and ``bp.three_way_check`` are this module's two entry points; the
+helpers (``check_problem``, ``keep_away_from_kinks``, ``numeric_gradient``, ...) are
+reached as ``backprop.gradient_check.<name>``.
 """
-import sys
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import split_like
+from . import loop
+from .activations import Softmax
+from .data.batches import one_hot
+from .layers import Layer
+from .losses import (MSE, BinaryCrossEntropy, CategoricalCrossEntropy, Loss,
+                     SoftmaxCrossEntropy, get_loss)
+from .model import Sequential, split_like
 
 DEFAULT_H = 1e-6
 DEFAULT_BOUND = 1e-6
@@ -175,7 +180,7 @@ class _Verdicts:
                          f"kink, in {self.kink_where}: a central difference that straddles "
                          f"the kink averages the slopes on its two sides, so the kink, not "
                          f"the code, is the likely cause. Keep the net inputs over "
-                         f"{KINK_NEAR} h from it (gradcheck.keep_away_from_kinks) and check "
+                         f"{KINK_NEAR} h from it (backprop.gradient_check.keep_away_from_kinks) and check "
                          f"again")
         return found + list(self.notes)
 
@@ -314,13 +319,12 @@ def check_layer(layer, x, seed=0, h=DEFAULT_H, bound=DEFAULT_BOUND, atol=DEFAULT
 
 def _model_gradients(model, loss, x, t, h):
     """The delta rule's gradients, computed by the step training takes
-    (``fit.gradients``: forward, loss, backward), and the numeric ones, both over the
+    (``loop.gradients``: forward, loss, backward), and the numeric ones, both over the
     flat vector theta = [W1, b1, W2, ...] (``model.params``, perturbed in place), and the
     kink margin."""
-    from .loop import gradients
     _require_float64("the model", model.dtype, "model.astype(np.float64), a float64 copy")
     x = np.asarray(x, dtype=np.float64)
-    E, _ = gradients(model, loss, x, t)
+    E, _ = loop.gradients(model, loss, x, t)  # the step training takes, up to the update
     if not np.isfinite(E):
         raise ValueError(f"the loss at the point to check is {E}: there is no gradient to check")
     analytic = model.grads.copy()
@@ -330,8 +334,6 @@ def _model_gradients(model, loss, x, t, h):
 
 def _model_notes(model, loss):
     """Words for a model whose check cannot mean anything: a softmax over one unit."""
-    from .activations import Softmax
-    from .losses import CategoricalCrossEntropy, SoftmaxCrossEntropy
     if model.n_out != 1:
         return []
     if isinstance(getattr(model.layers[-1], "activation", None), Softmax):
@@ -348,7 +350,9 @@ def _model_notes(model, loss):
 
 def check_model(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND, atol=DEFAULT_ATOL,
                 rtol=DEFAULT_RTOL):
-    """Every parameter gradient of ``model`` under ``loss``, over the flattened theta."""
+    """Every parameter gradient of ``model`` under ``loss`` (a Loss or a name in
+    ``bp.LOSSES``), over the flattened theta."""
+    loss = get_loss(loss)
     analytic, numeric, (margin, where) = _model_gradients(model, loss, x, t, h)
     shapes = model.named_params()
     checks = [compare(f"dE/d{name}", a, n, atol, rtol) for name, a, n in
@@ -364,9 +368,6 @@ def tape_gradients(model, loss, x, t):
     """
     from . import autodiff as ad
     from . import nn
-    from .losses import (MSE, BinaryCrossEntropy, CategoricalCrossEntropy,
-                         SoftmaxCrossEntropy)
-    from .data.batches import one_hot
 
     activations = {"identity": lambda z, act: z, "sigmoid": lambda z, act: nn.sigmoid(z),
                    "tanh": lambda z, act: nn.tanh(z), "relu": lambda z, act: nn.relu(z),
@@ -375,7 +376,7 @@ def tape_gradients(model, loss, x, t):
     for layer in model.layers:
         name = getattr(getattr(layer, "activation", None), "name", None)
         if type(layer).__name__ != "Dense" or name not in activations:
-            raise ValueError(f"three_way has no tape formula for {layer!r}: check it with "
+            raise ValueError(f"three_way_check has no tape formula for {layer!r}: check it with "
                              f"bp.gradcheck(model, loss, x, t), against central differences")
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t)
@@ -432,9 +433,11 @@ class ThreeWayReport(_Verdicts):
         return "\n".join(lines + self._verdict_lines("central differences with h"))
 
 
-def three_way(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND, atol=DEFAULT_ATOL,
+def three_way_check(model, loss, x, t, h=DEFAULT_H, bound=DEFAULT_BOUND, atol=DEFAULT_ATOL,
               rtol=DEFAULT_RTOL):
-    """Compare the delta rule, the tape and central differences for every parameter."""
+    """Compare the delta rule, the tape and central differences for every parameter
+    (``loss``: a Loss or a name in ``bp.LOSSES``)."""
+    loss = get_loss(loss)
     analytic, numeric, (margin, where) = _model_gradients(model, loss, x, t, h)
     shapes = model.named_params()
     delta_rule = split_like(analytic, shapes.values())
@@ -477,12 +480,10 @@ def check_problem(hidden=(5, 4), activation="relu", loss="ce", output=None, batc
     (model, loss, x, t)."""
     if loss not in OUTPUT_ACTIVATIONS:
         raise ValueError(f"unknown loss {loss!r}; expected one of: {', '.join(OUTPUT_ACTIVATIONS)}")
-    from .losses import get_loss
     default_output = OUTPUT_ACTIVATIONS[loss]
     if loss in PROBABILITY_LOSSES and (output or default_output) not in ("sigmoid", "softmax"):
         raise ValueError(f"loss {loss} takes probabilities in (0, 1): the output activation "
                          f"must be sigmoid or softmax, not {output}")
-    from .model import Sequential
     rng = np.random.default_rng(seed)
     model = Sequential.mlp([n_in, *hidden, n_out], activation=activation,
                            output_activation=output or default_output, rng=rng, dtype=np.float64)
@@ -506,9 +507,6 @@ def gradcheck(obj, *args, **kwargs):
 
     A model or layer must be float64: ``model.astype(np.float64)`` gives a float64 copy.
     """
-    from .layers import Layer
-    from .losses import Loss
-    from .model import Sequential
     if isinstance(obj, Sequential):
         return check_model(obj, *args, **kwargs)
     if isinstance(obj, Layer):
@@ -519,16 +517,3 @@ def gradcheck(obj, *args, **kwargs):
         return check_function(obj, *args, **kwargs)
     raise ValueError(f"gradcheck takes a Sequential, a layer, a Loss or a function f(x) -> "
                      f"scalar, got {type(obj).__name__}")
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable: ``bp.gradcheck(...)`` runs ``gradcheck(...)``, while
-    ``bp.gradcheck.three_way`` and the other names stay reachable as attributes."""
-
-    def __call__(self, *args, **kwargs):
-        return gradcheck(*args, **kwargs)
-
-    __call__.__doc__ = gradcheck.__doc__
-
-
-sys.modules[__name__].__class__ = _CallableModule
