@@ -275,7 +275,7 @@ def _run_evaluate(args):
                          f"{data} needs {x_test[0].size} to {len(names)}")
     loss = train.run_loss(model)  # the one the run trained with, by its output layer
     try:
-        result = train.evaluate(model, loss, x_test, y_test)
+        result = train.evaluate(model, x_test, y_test, loss, predictions=True)
     except train.NonFiniteOutputs as error:
         raise UsageError(f"{args.run_dir}: {error}: the model is damaged or diverged, its "
                          f"outputs mean nothing") from None

@@ -4,7 +4,7 @@ Everything a run needs is checked before the run folder is touched: the options 
 configuration, and on ``--resume`` that they match the checkpoint's), the checkpoint, the
 data; and before any training, history.json. A damaged file is exit status 2, naming
 it; a diverging run exit status 3. ``--force`` deletes the old run's files only inside
-``train.fit``, once the folder is locked and the network is built, just before the new
+``train.run_training``, once the folder is locked and the network is built, just before the new
 run starts.
 """
 import os
@@ -123,7 +123,7 @@ def _run_train(args):
         f"{config.lr:g}, batch {config.batch_size}, {count(config.epochs, 'epoch')}, "
         f"seed {config.seed}, backend {kernels.backend_name()}, {threads} threads")
     try:
-        model, history = train.fit(config, data, out_dir=args.out, resume=args.resume,
+        model, history = train.run_training(config, data, out_dir=args.out, resume=args.resume,
                                    quiet=args.quiet, n_classes=len(class_names),
                                    about_data=about_data,
                                    discard=run_files if args.force else ())

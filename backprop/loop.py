@@ -404,11 +404,13 @@ def fit(model, x, y, loss, optimizer="adam", epochs=1, batch_size=32, validation
                 verbose).run()
 
 
-def evaluate(model, x, y, loss, batch_size=EVAL_BATCH):
+def evaluate(model, x, y, loss, batch_size=EVAL_BATCH, predictions=False):
     """The loss of ``model`` on (x, y) and, for class labels, its accuracy.
 
     Returns a dict, as Keras's ``evaluate(..., return_dict=True)``: {"loss": E} with E
     the mean over the N samples, plus {"accuracy": fraction with argmax O == label} when
-    y holds class labels. x and y are as for ``fit``; the forward pass caches nothing.
+    y holds class labels, and with ``predictions`` {"predictions": argmax O per sample}.
+    x and y are as for ``fit``; the forward pass caches nothing.
     """
-    return evaluate_batches(model, get_loss(loss), _batches(model, x, y, batch_size))
+    return evaluate_batches(model, get_loss(loss), _batches(model, x, y, batch_size),
+                            predictions)

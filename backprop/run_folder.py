@@ -40,7 +40,7 @@ MAX_HISTORY_BYTES = 64 << 20  # a record is ~200 bytes: far above any run's hist
 class DamagedRunFile(TrainingError, ValueError):
     """A file of a run folder that cannot be used: damaged, or no regular file. The
     message names it. A ValueError (bad input: the CLI exits with status 2) and a
-    TrainingError (what ``train.fit(resume=True)`` raises when it cannot resume)."""
+    TrainingError (what ``train.run_training(resume=True)`` raises when it cannot resume)."""
 
 
 class DamagedCheckpoint(DamagedRunFile):
@@ -49,7 +49,7 @@ class DamagedCheckpoint(DamagedRunFile):
 
 @dataclass
 class RunPosition(Position):
-    """A run's ``fit.Position`` and the generator state at the start of its current epoch
+    """A run's ``loop.Position`` and the generator state at the start of its current epoch
     (what a checkpoint stores, so a resumed epoch replays the same order)."""
 
     rng_state: str = ""

@@ -1,6 +1,6 @@
-"""The CLI's training run: ``fit.Loop`` with a run folder, resume and interruption.
+"""The CLI's training run: ``loop.Loop`` with a run folder, resume and interruption.
 
-``fit`` builds the configured network (a ``TrainConfig``, run_config.py) and runs the
+``run_training`` builds the configured network (a ``TrainConfig``, run_config.py) and runs the
 library's one training loop (``Loop`` of loop.py: forward, E, the delta rule, the
 optimizer step, per batch) with one callback, ``_RunFolder``, that evaluates the test set
 after each epoch (and every ``eval_every`` steps), prints one line per epoch, and keeps a
@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from . import __version__, kernels
 from .data import Batches
-from .loop import EVAL_BATCH, Callback, Loop, NonFiniteOutputs, TrainingError, evaluate_batches
+from .loop import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, TrainingError, evaluate,
+                   evaluate_batches)
 from .loop import train_step  # noqa: F401  the step the run calls, looked up here each step
 from .io import SignalFlag, lock_run_folder, remove_temporaries
 from .losses import get_loss
@@ -61,17 +62,6 @@ def build(config, n_in=784, n_out=10):
     return model, loss, optimizer
 
 
-def evaluate(model, loss, images, labels, batch_size=EVAL_BATCH):
-    """Mean loss, accuracy and predicted classes of ``model`` on uint8 images (or float
-    features) with class labels: {"loss", "accuracy", "predictions"}.
-
-    The caching-free forward pass in batches (``fit.evaluate_batches``); a model whose
-    weights hold NaN or Inf is refused.
-    """
-    batches = Batches(images, labels, batch_size, shuffle=False, dtype=model.dtype)
-    return evaluate_batches(model, loss, batches, predictions=True)
-
-
 def confusion_matrix(y_true, y_pred, n_classes=10):
     """C[i, j] = number of samples of true class i predicted as class j."""
     C = np.zeros((n_classes, n_classes), np.int64)
@@ -100,7 +90,8 @@ def draw_figures(files, history, model=None, test=None, class_names=None):
     paths = [plots.plot_curves(files["curves.png"], history)] if "curves.png" in files else []
     if files.keys() - {"curves.png"}:
         x_test, y_test = test
-        predictions = evaluate(model, run_loss(model), x_test, y_test)["predictions"]
+        predictions = evaluate(model, x_test, y_test, run_loss(model),
+                               predictions=True)["predictions"]
         if "confusion.png" in files:
             C = confusion_matrix(y_test, predictions, len(class_names))
             paths.append(plots.plot_confusion(files["confusion.png"], C, class_names))
@@ -139,7 +130,7 @@ def prepare_out_dir(out_dir):
                       f"{error.strerror or error}") from None
 
 
-def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None,
+def run_training(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epoch=None,
         n_classes=10, about_data=None, discard=()):
     """Train ``config`` on ``data`` = ((x_train, y_train), (x_test, y_test)) (uint8 images).
 
@@ -183,16 +174,16 @@ def fit(config, data, out_dir=None, resume=False, quiet=False, log=print, on_epo
         SIGINT or SIGTERM stopped the run, its checkpoint saved.
     """
     if not out_dir:
-        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
+        return _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
     prepare_out_dir(out_dir)
     with lock_run_folder(out_dir):  # held to the last write: no two runs share a folder
-        return _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
+        return _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
                     discard)
 
 
-def _fit(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
+def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
          discard=()):
-    """``fit``'s training; the caller holds ``out_dir``'s lock if there is one."""
+    """``run_training``'s work; the caller holds ``out_dir``'s lock if there is one."""
     (x_train, y_train), (x_test, y_test) = data
     if x_test.shape[1:] != x_train.shape[1:]:
         raise ValueError(f"test images have shape {x_test.shape[1:]} but training images "

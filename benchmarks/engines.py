@@ -111,6 +111,7 @@ class Backprop(Engine):
     backend = "numba"
 
     def setup(self, data):
+        import backprop
         from backprop import data as bp_data
         from backprop import kernels, train
         (x_train, y_train), (self.x_test, self.y_test) = data
@@ -125,7 +126,7 @@ class Backprop(Engine):
                                    self.batch_size, seed=self.seed)
             for x, y in warm:
                 train.train_step(model, loss, optimizer, x, y)
-            train.evaluate(model, loss, x_train[:10], y_train[:10])
+            backprop.evaluate(model, x_train[:10], y_train[:10], loss)
             self.model, self.loss, self.optimizer = train.build(config, self.sizes[0],
                                                                 self.sizes[-1])
         self.batches = bp_data.Batches(x_train, y_train, self.batch_size, seed=self.seed)
@@ -138,7 +139,8 @@ class Backprop(Engine):
 
     def accuracy(self):
         with self._kernels.use_backend(self.backend):
-            return self._train.evaluate(self.model, self.loss, self.x_test, self.y_test)["accuracy"]
+            import backprop
+            return backprop.evaluate(self.model, self.x_test, self.y_test, self.loss)["accuracy"]
 
     def versions(self):
         import backprop

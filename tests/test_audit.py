@@ -98,7 +98,7 @@ def test_a_divergence_after_a_good_epoch_names_that_epochs_checkpoint(tmp_path):
             model.layers[0].W[...] *= 1e30  # finite weights whose outputs overflow
 
     with pytest.raises(train.TrainingError) as info:
-        train.fit(config, tiny(), out_dir=str(tmp_path), quiet=True, on_epoch=blow_up)
+        train.run_training(config, tiny(), out_dir=str(tmp_path), quiet=True, on_epoch=blow_up)
     message = str(info.value)
     assert "diverged at epoch 2" in message, message
     assert f"the last good checkpoint is {tmp_path / 'checkpoint.npz'}" in message

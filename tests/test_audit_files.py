@@ -448,7 +448,7 @@ def test_out_naming_a_file_says_it_is_a_file_not_a_folder(cli_data, tmp_path, ca
     assert path.read_text() == "mine"
     with pytest.raises(OSError, match=f"cannot make the output folder {path / 'run'}: "
                                       f"{path} is a file, not a folder"):
-        train.fit(train.TrainConfig(epochs=1, hidden=(4,)), tiny(), out_dir=str(path / "run"),
+        train.run_training(train.TrainConfig(epochs=1, hidden=(4,)), tiny(), out_dir=str(path / "run"),
                   quiet=True)
 
 
@@ -644,7 +644,7 @@ def test_random_damage_to_a_runs_files_is_one_error_naming_the_file(tmp_path):
     (DamagedRunFile is one too) of one line that names the file."""
     config = train.TrainConfig(epochs=1, hidden=(4,), batch_size=20)
     good_run = tmp_path / "good"
-    train.fit(config, tiny(), out_dir=str(good_run), quiet=True)
+    train.run_training(config, tiny(), out_dir=str(good_run), quiet=True)
     rng = np.random.default_rng(3)
     outcomes = {}
     for i in range(600):

@@ -63,7 +63,7 @@ def cli_data(small, monkeypatch):
 def good_run(small, tmp_path_factory):
     """A run folder of SMALL after one epoch: checkpoint.npz, history.json, model.npz."""
     out = tmp_path_factory.mktemp("good-run")
-    train.fit(train.TrainConfig(epochs=1, hidden=(32,)), small, out_dir=str(out), quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(32,)), small, out_dir=str(out), quiet=True)
     return out
 
 
@@ -193,12 +193,12 @@ def slow_step(*args):
 
 # load the numba kernels before "ready", so the delays measure training, not loading
 warm = tuple((x[:200], y[:200]) for x, y in data)
-train.fit(train.TrainConfig(epochs=1, hidden=(8,)), warm, quiet=True)
+train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), warm, quiet=True)
 np.savez, os.replace, train.train_step = savez, replace, slow_step
 config = train.TrainConfig(epochs=4, hidden=(32,), batch_size=100)
 resume = os.path.exists(os.path.join(out_dir, train.CHECKPOINT))
 print("ready", flush=True)
-train.fit(config, data, out_dir=out_dir, resume=resume, quiet=True)
+train.run_training(config, data, out_dir=out_dir, resume=resume, quiet=True)
 print("done", flush=True)
 '''
 
@@ -350,7 +350,7 @@ def test_sigint_and_sigterm_stop_with_a_checkpoint_and_resume_continues(
     assert (position.epoch, position.step_in_epoch) == (epoch - 1, step)
     said = []
     config = train.TrainConfig(epochs=epoch + 1, hidden=(32,))
-    _, history = train.fit(config, small, out_dir=str(out), resume=True, quiet=False,
+    _, history = train.run_training(config, small, out_dir=str(out), resume=True, quiet=False,
                            log=said.append)
     assert said[0].startswith(f"resuming {out} at epoch {epoch}, step {step} of 30")
     assert [r["epoch"] for r in history["epochs"]] == list(range(1, epoch + 2))
@@ -478,7 +478,7 @@ def test_damaged_checkpoint_is_one_clear_error_from_the_library(damage, good_run
                                                                tmp_path):
     path = damaged_checkpoint(good_run, tmp_path / "run", damage)
     with pytest.raises((train.TrainingError, ValueError)) as info:
-        train.fit(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(path.parent),
+        train.run_training(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(path.parent),
                   resume=True, quiet=True)
     message = str(info.value)
     assert str(path) in message and DAMAGES[damage][1] in message, message
@@ -530,7 +530,7 @@ def test_model_and_checkpoint_get_the_mode_of_a_file_made_by_open(umask, tmp_pat
     y = np.arange(10) % 2
     old = os.umask(umask)
     try:
-        train.fit(train.TrainConfig(epochs=1, hidden=(3,), batch_size=5), ((x, y), (x, y)),
+        train.run_training(train.TrainConfig(epochs=1, hidden=(3,), batch_size=5), ((x, y), (x, y)),
                   out_dir=str(tmp_path), quiet=True)
         Sequential.mlp([4, 3, 2]).save(tmp_path / "saved.npz")
         (tmp_path / "plain").write_bytes(b"")
@@ -579,7 +579,7 @@ def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
     assert [r["epoch"] for r in history["epochs"]] == [1, 2]
     assert {k: history["config"][k] for k in ("hidden", "lr", "seed", "batch_size", "epochs")} == \
         {"hidden": [16], "lr": 0.002, "seed": 3, "batch_size": 50, "epochs": 2}
-    straight, _ = train.fit(train.TrainConfig(epochs=2, hidden=(16,), lr=0.002, seed=3,
+    straight, _ = train.run_training(train.TrainConfig(epochs=2, hidden=(16,), lr=0.002, seed=3,
                                               batch_size=50), cli_data, quiet=True)
     resumed = Sequential.load(tmp_path / "run" / "model.npz")
     np.testing.assert_array_equal(resumed.params, straight.params)
@@ -698,14 +698,14 @@ def test_fit_checks_the_test_images_before_training(cli_data):
     (x, y), (xt, yt) = cli_data
     with pytest.raises(ValueError, match=r"test images have shape \(784,\) but training "
                                          r"images \(28, 28\)"):
-        train.fit(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), (xt.reshape(len(xt), -1), yt)),
+        train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), (xt.reshape(len(xt), -1), yt)),
                   quiet=True)
 
 
 @needs_data
 def test_fit_says_when_a_batch_is_larger_than_the_training_set(cli_data):
     said = []
-    train.fit(train.TrainConfig(epochs=1, hidden=(8,), batch_size=5000), cli_data, log=said.append)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(8,), batch_size=5000), cli_data, log=said.append)
     assert said[0] == ("batch size 5000 is more than the 3000 training samples: every step "
                        "uses all of them")
 
@@ -789,7 +789,7 @@ def _nan_at_third_batch(batches_class):
 def test_nan_input_stops_training_naming_the_input(backend, small, tmp_path, monkeypatch):
     monkeypatch.setattr(train, "Batches", _nan_at_third_batch(train.Batches))
     with pytest.raises(train.TrainingError) as info:
-        train.fit(SMALL, small, out_dir=str(tmp_path), quiet=True)
+        train.run_training(SMALL, small, out_dir=str(tmp_path), quiet=True)
     assert ("training diverged at epoch 1, step 3: loss is nan (the input batch holds NaN "
             "or Inf)") in str(info.value)
     assert not (tmp_path / "checkpoint.npz").exists()
@@ -799,7 +799,7 @@ def test_nan_input_stops_training_naming_the_input(backend, small, tmp_path, mon
 def test_nan_input_message_does_not_blame_the_learning_rate(small, monkeypatch):
     monkeypatch.setattr(train, "Batches", _nan_at_third_batch(train.Batches))
     with pytest.raises(train.TrainingError) as info:
-        train.fit(SMALL, small, quiet=True)
+        train.run_training(SMALL, small, quiet=True)
     assert "learning rate" not in str(info.value)
 
 
@@ -873,7 +873,7 @@ def test_checkpoint_write_failure_stops_keeps_the_last_checkpoint_and_no_temp_fi
     name, fake = _checkpoint_fault(kind)
     monkeypatch.setattr(os, name, fake)
     with pytest.raises(OSError) as info:
-        train.fit(SMALL, small, out_dir=str(tmp_path), quiet=True)
+        train.run_training(SMALL, small, out_dir=str(tmp_path), quiet=True)
     assert info.value.errno in (errno.ENOSPC, errno.EROFS)
     monkeypatch.undo()
     assert {p.name for p in tmp_path.iterdir()} == {"checkpoint.npz", "history.json"}
@@ -882,8 +882,8 @@ def test_checkpoint_write_failure_stops_keeps_the_last_checkpoint_and_no_temp_fi
     assert [r["epoch"] for r in json.loads((tmp_path / "history.json").read_text())[
         "epochs"]] == [1, 2]
     # and the run resumes to the weights of a run that never failed
-    resumed, history = train.fit(SMALL, small, out_dir=str(tmp_path), resume=True, quiet=True)
-    straight, _ = train.fit(SMALL, small, quiet=True)
+    resumed, history = train.run_training(SMALL, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    straight, _ = train.run_training(SMALL, small, quiet=True)
     np.testing.assert_array_equal(resumed.params, straight.params)
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
 
@@ -926,7 +926,7 @@ def _fail_history_write(kind, small, out, monkeypatch):
     module, name, fake = _history_fault(kind)
     monkeypatch.setattr(module, name, fake, raising=False)
     with pytest.raises(OSError) as info:
-        train.fit(SMALL, small, out_dir=str(out), quiet=True)
+        train.run_training(SMALL, small, out_dir=str(out), quiet=True)
     monkeypatch.undo()
     return info.value
 
@@ -954,7 +954,7 @@ def test_history_write_failure_leaves_no_temporary_file(kind, small, tmp_path, m
 def test_history_write_failure_then_resume_keeps_every_epoch(kind, small, tmp_path,
                                                             monkeypatch):
     _fail_history_write(kind, small, tmp_path, monkeypatch)
-    _, history = train.fit(SMALL, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    _, history = train.run_training(SMALL, small, out_dir=str(tmp_path), resume=True, quiet=True)
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
 
 
@@ -971,7 +971,7 @@ def test_read_only_output_folder_is_one_clear_error(tmp_path, monkeypatch, capsy
     y = np.arange(10) % 2
     with pytest.raises(OSError, match=f"cannot write to the output folder {tmp_path / 'run'}: "
                                       f"Read-only file system"):
-        train.fit(SMALL, ((x, y), (x, y)), out_dir=str(tmp_path / "run"), quiet=True)
+        train.run_training(SMALL, ((x, y), (x, y)), out_dir=str(tmp_path / "run"), quiet=True)
     code, _, err = run_cli(capsys, ["train", "--out", str(tmp_path / "run2")])
     line = assert_one_line_error(code, err, codes=(2,))
     assert "cannot write to the output folder" in line and "Read-only file system" in line

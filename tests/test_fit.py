@@ -198,7 +198,7 @@ def test_the_cli_training_run_is_bp_fit(monkeypatch):
     runs = []
     real_run = loop.Loop.run
     monkeypatch.setattr(loop.Loop, "run", lambda self: runs.append(self) or real_run(self))
-    cli_model, record = train.fit(config, data, quiet=True, n_classes=2)
+    cli_model, record = train.run_training(config, data, quiet=True, n_classes=2)
     assert len(runs) == 1  # one loop, loop.Loop's
 
     model, loss, optimizer = train.build(config, 9, 2)

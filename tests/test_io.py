@@ -210,9 +210,9 @@ def test_a_lock_held_by_a_killed_process_does_not_block_the_next(tmp_path):
 def test_fit_refuses_a_run_folder_another_process_trains_into(tmp_path):
     with bio.lock_run_folder(tmp_path):
         with pytest.raises(bio.FolderLocked, match=f"^{tmp_path} is in use"):
-            train.fit(TINY, tiny_data(), out_dir=str(tmp_path), quiet=True, n_classes=2)
+            train.run_training(TINY, tiny_data(), out_dir=str(tmp_path), quiet=True, n_classes=2)
         assert names(tmp_path) == [bio.LOCK_FILE]  # the second run wrote nothing
-    train.fit(TINY, tiny_data(), out_dir=str(tmp_path), quiet=True, n_classes=2)
+    train.run_training(TINY, tiny_data(), out_dir=str(tmp_path), quiet=True, n_classes=2)
     assert names(tmp_path) == ["checkpoint.npz", "history.json", "model.npz"]
 
 

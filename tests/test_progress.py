@@ -27,7 +27,7 @@ def test_eval_every_lines_are_not_glued_to_the_bar(monkeypatch):
     monkeypatch.setattr(sys, "stdout", screen)
     monkeypatch.setattr(sys, "stderr", screen)
     config = train.TrainConfig(epochs=1, hidden=(3,), batch_size=1, eval_every=7)
-    train.fit(config, tiny_data(30), n_classes=2)
+    train.run_training(config, tiny_data(30), n_classes=2)
     text = screen.getvalue()
     assert text.count("step ") == 4  # steps 7, 14, 21, 28
     pieces = re.split(r"[\r\n]", text)
@@ -40,7 +40,7 @@ def test_eval_every_lines_are_not_glued_to_the_bar(monkeypatch):
 
 def test_quiet_prints_nothing(capsys):
     config = train.TrainConfig(epochs=2, hidden=(3,), batch_size=1, eval_every=5)
-    train.fit(config, tiny_data(20), quiet=True, n_classes=2)
+    train.run_training(config, tiny_data(20), quiet=True, n_classes=2)
     assert capsys.readouterr() == ("", "")
 
 
@@ -51,7 +51,7 @@ def test_a_log_file_gets_only_rate_limited_redraws(monkeypatch):
     monkeypatch.setattr(sys, "stderr", log)
     config = train.TrainConfig(epochs=1, hidden=(3,), batch_size=1)
     started = time.perf_counter()
-    train.fit(config, tiny_data(400), log=lambda *a: None, n_classes=2)
+    train.run_training(config, tiny_data(400), log=lambda *a: None, n_classes=2)
     seconds = time.perf_counter() - started
     redraws = log.getvalue().count("\r")
     assert redraws <= 3 + seconds / 0.1, (redraws, seconds)  # first, every 0.1 s, last

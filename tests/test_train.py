@@ -19,7 +19,7 @@ needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
 @needs_data
 def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
     config = train.TrainConfig(epochs=1)
-    model, history = train.fit(config, fashion, out_dir=str(tmp_path), quiet=True)
+    model, history = train.run_training(config, fashion, out_dir=str(tmp_path), quiet=True)
     record = history["epochs"][0]
     assert record["test_accuracy"] >= 0.82, record
     assert record["train_accuracy"] > 0.75 and record["steps"] == 600
@@ -39,9 +39,9 @@ def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
 @needs_data
 def test_resume_between_epochs_gives_the_uninterrupted_weights(small, tmp_path):
     config = train.TrainConfig(epochs=3, hidden=(32, 16))
-    straight, _ = train.fit(config, small, quiet=True)
-    train.fit(train.TrainConfig(epochs=1, hidden=(32, 16)), small, out_dir=str(tmp_path), quiet=True)
-    resumed, history = train.fit(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    straight, _ = train.run_training(config, small, quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(32, 16)), small, out_dir=str(tmp_path), quiet=True)
+    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
     np.testing.assert_array_equal(straight.params, resumed.params)
 
@@ -49,7 +49,7 @@ def test_resume_between_epochs_gives_the_uninterrupted_weights(small, tmp_path):
 @needs_data
 def test_sigint_mid_epoch_saves_a_checkpoint_and_resume_is_exact(small, tmp_path, monkeypatch):
     config = train.TrainConfig(epochs=2, hidden=(32, 16), batch_size=50)
-    straight, straight_history = train.fit(config, small, quiet=True)
+    straight, straight_history = train.run_training(config, small, quiet=True)
 
     real_step, steps = train.train_step, []
 
@@ -61,10 +61,10 @@ def test_sigint_mid_epoch_saves_a_checkpoint_and_resume_is_exact(small, tmp_path
 
     monkeypatch.setattr(train, "train_step", signal_at_step)
     with pytest.raises(train.Interrupted, match=r"SIGINT: stopped at epoch 2, step 17 of 60.*--resume"):
-        train.fit(config, small, out_dir=str(tmp_path), quiet=True)
+        train.run_training(config, small, out_dir=str(tmp_path), quiet=True)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.undo()
-    resumed, history = train.fit(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
     np.testing.assert_array_equal(straight.params, resumed.params)
     # the interrupted epoch's running train loss was carried over, so the record matches too
     assert history["epochs"][1]["train_loss"] == straight_history["epochs"][1]["train_loss"]
@@ -77,15 +77,15 @@ def test_divergence_stops_with_epoch_step_and_layer(small, tmp_path):
     with pytest.raises(train.TrainingError,
                        match=r"diverged at epoch 1, step \d+: loss is (nan|inf) \((non-finite values "
                              r"in|the output of layer \d overflowed)"):
-        train.fit(config, small, out_dir=str(tmp_path), quiet=True)
+        train.run_training(config, small, out_dir=str(tmp_path), quiet=True)
     assert not (tmp_path / "checkpoint.npz").exists()  # nothing good to keep yet
 
 
 @needs_data
 def test_resume_refuses_a_checkpoint_of_another_run(small, tmp_path):
-    train.fit(train.TrainConfig(epochs=1, hidden=(16,)), small, out_dir=str(tmp_path), quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(16,)), small, out_dir=str(tmp_path), quiet=True)
     with pytest.raises(train.TrainingError, match=r"different run: hidden \(16,\) \(now \(32,\)\)"):
-        train.fit(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(tmp_path),
+        train.run_training(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(tmp_path),
                   resume=True, quiet=True)
 
 
@@ -167,7 +167,7 @@ def test_nan_in_the_weights_after_a_good_epoch_keeps_that_epochs_checkpoint(smal
             model.layers[2].W[0, 0] = np.nan
 
     with pytest.raises(train.TrainingError) as info:
-        train.fit(config, small, out_dir=str(tmp_path), quiet=True, on_epoch=poison)
+        train.run_training(config, small, out_dir=str(tmp_path), quiet=True, on_epoch=poison)
     message = str(info.value)
     assert "diverged at epoch 2, step 1: loss is nan (non-finite values in W3" in message
     assert f"the last good checkpoint is {tmp_path / 'checkpoint.npz'}" in message
@@ -192,4 +192,4 @@ def test_fit_refuses_labels_beyond_its_classes(small):
     y = y.copy()
     y[5] = 200
     with pytest.raises(ValueError, match=r"training labels must be in \[0, 9\] for 10 classes"):
-        train.fit(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), test), quiet=True)
+        train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), test), quiet=True)

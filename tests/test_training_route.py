@@ -45,7 +45,7 @@ def test_fit_on_class_labels_runs_dense_forward_and_backward(monkeypatch, small)
 def test_backprop_train_runs_dense_forward_and_backward(monkeypatch, cli_data):
     calls = _count_calls(monkeypatch)
     config = train.TrainConfig(epochs=1, batch_size=20, hidden=(8,))
-    train.fit(config, cli_data, quiet=True, log=lambda *a: None)
+    train.run_training(config, cli_data, quiet=True, log=lambda *a: None)
     steps = -(-len(cli_data[0][0]) // 20)
     assert calls["forward"] == 2 * steps and calls["backward"] == 2 * steps
 
