@@ -72,8 +72,10 @@ def train_step(model, loss, optimizer, x, y):
 @dataclass
 class Position:
     """Where a loop is: completed epochs, batches done in the current one, steps in all,
-    and the running sums of the current epoch (sum of B E over its batches, correct
-    predictions, samples), so an epoch's train loss survives a resume."""
+    the running sums of the current epoch (sum of B E over its batches, correct
+    predictions, samples), so an epoch's train loss survives a resume, and the batches'
+    generator state at the start of the current epoch (``Batches.get_state``), so a
+    resumed epoch replays the same order. A checkpoint stores all of it."""
 
     epoch: int = 0
     step_in_epoch: int = 0
@@ -81,6 +83,7 @@ class Position:
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
+    rng_state: str = ""
 
     def end_epoch(self):
         """Count the current epoch as done and start the next one's sums at 0."""
@@ -203,6 +206,8 @@ class Loop:
         """One epoch from ``position.step_in_epoch`` on: its steps, then its numbers
         (unless a callback stops it mid-way: then the position says where it stopped)."""
         p = self.position
+        if p.step_in_epoch == 0:
+            p.rng_state = self.batches.get_state()  # before this epoch's order is drawn
         order = self.batches.order()
         started = time.perf_counter()
         with tqdm(total=len(self.batches), initial=p.step_in_epoch, unit="batch",

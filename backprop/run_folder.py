@@ -19,7 +19,7 @@ JSON no deeper than the program writes it (``io.loads_json``).
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 import numpy as np
 
@@ -45,14 +45,6 @@ class DamagedRunFile(TrainingError, ValueError):
 
 class DamagedCheckpoint(DamagedRunFile):
     """A checkpoint.npz that cannot be used."""
-
-
-@dataclass
-class RunPosition(Position):
-    """A run's ``loop.Position`` and the generator state at the start of its current epoch
-    (what a checkpoint stores, so a resumed epoch replays the same order)."""
-
-    rng_state: str = ""
 
 
 # ------------------------------------------------------------------ checkpoint.npz
@@ -81,7 +73,7 @@ def is_checkpoint_entry(name):
 
 
 def read_checkpoint(path):
-    """(arrays, saved TrainConfig, RunPosition) of the checkpoint at ``path``, its format,
+    """(arrays, saved TrainConfig, Position) of the checkpoint at ``path``, its format,
     configuration and position checked (the model and optimizer parts are checked as
     ``load_checkpoint`` restores them). DamagedCheckpoint naming the file if anything
     is wrong; OSError if it cannot be opened."""
@@ -115,7 +107,7 @@ def checkpoint_config(path):
 
 
 def load_checkpoint(path, config, model, optimizer):
-    """Restore model and optimizer from ``path`` and return its RunPosition. The
+    """Restore model and optimizer from ``path`` and return its Position. The
     checkpoint must match ``config`` in everything but the number of epochs (a resumed
     run may train longer): TrainingError if not. DamagedCheckpoint if it is damaged."""
     arrays, saved, position = read_checkpoint(path)
@@ -167,12 +159,12 @@ _COUNTERS = ("epoch", "step_in_epoch", "global_step", "correct", "seen")
 
 
 def _checked_position(stored, damaged):
-    """The RunPosition of a checkpoint's decoded "position" entry, every field checked:
+    """The Position of a checkpoint's decoded "position" entry, every field checked:
     counters whole numbers >= 0 that agree with one another, the loss sum a finite number
     >= 0, the generator state one numpy's PCG64 takes."""
     if not isinstance(stored, dict):
         raise damaged(f"its position is {short_repr(stored)}, not an object")
-    names = [f.name for f in fields(RunPosition)]
+    names = [f.name for f in fields(Position)]
     for name in names:
         if name not in stored:
             raise damaged(f"its position lacks {name!r}")
@@ -188,7 +180,7 @@ def _checked_position(stored, damaged):
             or not math.isfinite(loss_sum) or loss_sum < 0):
         raise damaged(f"its position has loss_sum = {short_repr(loss_sum)}, not a finite "
                       f"number >= 0")
-    p = RunPosition(**stored)
+    p = Position(**stored)
     if p.correct > p.seen:
         raise damaged(f"its position counts {p.correct} correct of {p.seen} samples")
     if p.step_in_epoch > p.global_step:

@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from . import __version__, kernels
 from .data import Batches
-from .loop import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, TrainingError, evaluate,
-                   evaluate_batches)
+from .loop import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, Position, TrainingError,
+                   evaluate, evaluate_batches)
 from .loop import train_step  # noqa: F401  the step the run calls, looked up here each step
 from .io import SignalFlag, lock_run_folder, remove_temporaries
 from .losses import get_loss
@@ -33,7 +33,7 @@ from .model import Sequential
 from .optim import get_optimizer
 from .run_config import RESUME_MUST_MATCH, TRAIN_LOSSES, TrainConfig, run_differences  # noqa: F401
 from .run_folder import (CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HISTORY,  # noqa: F401
-                         MODEL, DamagedCheckpoint, DamagedRunFile, RunPosition,
+                         MODEL, DamagedCheckpoint, DamagedRunFile,
                          checkpoint_config, checkpoint_model, earlier_records,
                          load_checkpoint, load_run_model, read_checkpoint, read_history,
                          recorded_data_folder, save_checkpoint, write_history)
@@ -204,7 +204,7 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
     history = {"version": __version__, "backend": kernels.backend_name(),
                "config": config.to_dict(), "sizes": config.sizes(n_in, n_out),
                "data": about_data or {}, "epochs": [], "evaluations": []}
-    position = RunPosition(rng_state=batches.get_state())
+    position = Position(rng_state=batches.get_state())
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
         _remove_stale_temporaries(out_dir)
@@ -306,9 +306,6 @@ class _RunFolder(Callback):
             write_history(self.out_dir, self.history)
             save_checkpoint(os.path.join(self.out_dir, CHECKPOINT), self.config, loop.model,
                             loop.optimizer, loop.position)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.loop.position.rng_state = self.batches.get_state()  # before the order is drawn
 
     def on_train_batch_end(self, batch, logs=None):
         position, every = self.loop.position, self.config.eval_every
