@@ -376,6 +376,18 @@ def _one_line_warning(message, category, filename, lineno, line=None):
     return f"backprop: warning: {message}\n"
 
 
+def _raised_by_backprop(error):
+    """Whether ``error`` is one of the project's own messages about the user's input or
+    environment: an OSError (a file, a folder, a disk), or an error raised by a line of
+    the backprop package itself (not inside NumPy, numba or the standard library)."""
+    if isinstance(error, (OSError, UsageError)):
+        return True
+    tb = error.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_globals.get("__name__", "").split(".")[0] == "backprop"
+
+
 def main(argv=None):
     import warnings
     if not os.environ.get("BACKPROP_DEBUG"):
@@ -393,8 +405,8 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (UsageError, ValueError, OSError) as error:
-        if os.environ.get("BACKPROP_DEBUG"):
-            raise
+        if os.environ.get("BACKPROP_DEBUG") or not _raised_by_backprop(error):
+            raise  # not one of the project's own messages: an engine bug, shown as one
         print(f"backprop: error: {error}", file=sys.stderr)
         return 2
     except MemoryError as error:  # e.g. --hidden 99999999999

@@ -205,3 +205,17 @@ def test_quiet_prints_only_the_result_line(tmp_path, capsys):
         f"{history['train_seconds']:.1f} s of training"]
     code, _, err = run(capsys, ["plot", "curves", str(tmp_path)])
     assert f"{tmp_path} holds no history.json; train first with" in one_line_error(code, err)
+
+
+def test_an_error_inside_the_engine_is_shown_as_what_it_is(monkeypatch, capsys, cli_data):
+    """The project's own messages are one line and exit 2; an exception raised inside
+    NumPy (here through a broken step) is an engine bug, and keeps its traceback."""
+    def broken_step(model, loss, optimizer, x, y):
+        np.linalg.inv(np.zeros((2, 3)))    # a ValueError from inside NumPy
+    monkeypatch.setattr(train, "train_step", broken_step)
+    with pytest.raises(np.linalg.LinAlgError):
+        main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--no-plots"])
+    monkeypatch.undo()
+    assert main(["evaluate", "no-such-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("backprop: error") and err.count("\n") == 1
