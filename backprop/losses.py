@@ -23,9 +23,9 @@ are the fused output deltas of the derivation; tests check each against the gene
 Guardrails: each loss warns once per line of the caller's code (``InputWarning``, naming
 the fix) for the classic mistakes: probabilities losses given no probabilities (a
 forgotten softmax or sigmoid), SoftmaxCrossEntropy given rows that already are
-probabilities (softmax twice), targets holding NaN or Inf. Each check is a pass over the
-(B, K) outputs or targets (min, max or row sums: 1-3 us at (100, 10)); E and dE/dO are
-what they would be without it.
+probabilities (softmax twice), targets holding NaN or Inf. Each check is one pass over the
+(B, K) outputs or targets (min, max or row sums), small beside a step's products
+(docs/performance.md); E and dE/dO are what they would be without it.
 """
 from functools import partial
 

@@ -39,15 +39,13 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLI
 
 # JAX has no call that sets its threads at run time: XLA sizes its CPU pool once, when
 # the client is created, from PJRT_NPROC (then NPROC, then the cores the process may
-# use; DefaultThreadPoolSize in xla/pjrt/utils.cc). Measured with jax/jaxlib 0.10.2 on
-# 2 cores, sampling which threads are runnable during a jitted (2048, 2048) product:
-# PJRT_NPROC=1 leaves one thread computing, PJRT_NPROC=2 (or nothing set) two.
-# XLA_FLAGS="--xla_cpu_multi_thread_eigen=false" did not change that (two threads
-# computing still, in each run sampled): today's CPU runtime runs dots on the pool either way;
-# the flag is added for one thread anyway, because older XLA CPU runtimes called a
-# single-threaded Eigen matmul with it. The "intra_op_parallelism_threads=1" often given
-# beside it is not an XLA flag (a TensorFlow session option): after a --flag XLA ignores
-# it, and as the first word XLA takes it for a flag file's name and aborts.
+# use; DefaultThreadPoolSize in xla/pjrt/utils.cc), so PJRT_NPROC is what pins JAX's
+# threads (how that was checked: docs/performance.md). XLA's CPU runtime (jaxlib 0.10.2)
+# runs dots on that pool whatever XLA_FLAGS says; "--xla_cpu_multi_thread_eigen=false" is
+# added for one thread because older XLA CPU runtimes called a single-threaded Eigen
+# matmul with it. The "intra_op_parallelism_threads=1" often given beside it is not an
+# XLA flag (a TensorFlow session option): after a --flag XLA ignores it, and as the first
+# word XLA takes it for a flag file's name and aborts.
 SINGLE_THREAD_XLA_FLAG = "--xla_cpu_multi_thread_eigen=false"
 
 

@@ -301,22 +301,21 @@ def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
     assert list((tmp_path / "numba-cache").rglob("*sgd_step*.nbi"))
 
 
-def test_the_earlier_backend_name_numba_jit_is_one_warning_naming_numba(monkeypatch):
+def test_backend_names_are_case_insensitive_and_an_unknown_one_lists_the_valid_ones(monkeypatch):
     from backprop import kernels
     previous = kernels.backend_name()
     try:
-        monkeypatch.setenv("BACKPROP_BACKEND", "numba-jit")
-        with pytest.warns(FutureWarning, match="^BACKPROP_BACKEND=numba-jit: the backend "
-                                               "'numba-jit' is now called 'numba'") as caught:
-            assert kernels.backend_from_environment() == "numba"
-        assert len(caught) == 1 and "\n" not in str(caught[0].message)
-        assert kernels.backend() is jit
-        kernels.set_backend("numpy")
-        with pytest.warns(FutureWarning, match="^the backend 'numba-jit' is now called 'numba'"):
+        with pytest.raises(ValueError, match=r"^unknown backend 'numba-jit'; expected one of: "
+                                             r"numba, numpy$"):  # an earlier name, removed
             kernels.set_backend("numba-jit")
-        assert kernels.backend() is jit
+        assert kernels.backend_name() == previous  # a refused name changes nothing
+        monkeypatch.setenv("BACKPROP_BACKEND", "numba-jit")
+        with pytest.raises(ValueError, match=r"^BACKPROP_BACKEND=numba-jit: unknown backend "):
+            kernels.backend_from_environment()
         monkeypatch.setenv("BACKPROP_BACKEND", " NumPy ")  # names are case-insensitive
         assert kernels.backend_from_environment() == "numpy" and kernels.backend() is reference
+        kernels.set_backend("NUMBA")
+        assert kernels.backend() is jit
     finally:
         kernels.set_backend(previous)
     assert sorted(kernels.BACKENDS) == ["numba", "numpy"]

@@ -17,24 +17,16 @@ switch takes effect at once. A backend's module is imported only when first sele
 import contextlib
 import importlib
 import os
-import warnings
 
 BACKENDS = {"numba": "backprop.kernels.jit", "numpy": "backprop.kernels.reference"}
-RENAMED = {"numba-jit": "numba"}  # earlier names of a backend
 MAX_THREADS = 1 << 15  # a thread count above this is taken as this (no BLAS holds more)
 
 _active = None
 
 
-def _check_name(name, where=""):
-    """``name`` (in any case) if it is a backend's; an earlier name gives a one-line
-    warning and the new one. ``where`` prefixes the messages (the environment variable
-    the name came from)."""
+def _check_name(name):
+    """``name`` in lower case if it is a backend's; otherwise a ValueError listing them."""
     name = name.lower() if isinstance(name, str) else name
-    if name in RENAMED:
-        warnings.warn(f"{where}the backend {name!r} is now called {RENAMED[name]!r} (numba's "
-                      f"JIT with its cache); using {RENAMED[name]!r}", FutureWarning, stacklevel=4)
-        return RENAMED[name]
     if name not in BACKENDS:
         raise ValueError(
             f"unknown backend {name!r}; expected one of: {', '.join(sorted(BACKENDS))}")
@@ -46,10 +38,10 @@ def load(name):
     return importlib.import_module(BACKENDS[_check_name(name)])
 
 
-def set_backend(name, where=""):
+def set_backend(name):
     """Select the kernels every layer, loss and optimizer uses from now on."""
     global _active
-    name = _check_name(name, where)
+    name = _check_name(name)
     _active = (name, importlib.import_module(BACKENDS[name]))
 
 
@@ -65,7 +57,7 @@ def backend_from_environment():
     value = os.environ.get("BACKPROP_BACKEND", "")
     where = f"BACKPROP_BACKEND={value}: "
     try:
-        set_backend(value.strip() or "numba", where)
+        set_backend(value.strip() or "numba")
     except ValueError as error:
         raise ValueError(f"{where}{error}") from None
     return _active[0]
