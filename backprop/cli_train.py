@@ -115,8 +115,8 @@ def _run_train(args):
         raise UsageError(f"{checkpoint} was written by a different run: {', '.join(differs)}; "
                          f"--resume goes on with the run's own options: drop those options "
                          f"or give the run's values (only --epochs may change)")
-    data, class_names, about_data = load_data(args.data)
-    train.prepare_out_dir(args.out)  # after the data: a failed load leaves no empty folder
+    data, class_names, about_data = load_data(args.data)  # before run_training makes --out:
+    #                                                         a failed load leaves no folder
     sizes = "-".join(map(str, config.sizes(data[0][0][0].size, len(class_names))))
     say = (lambda *a: None) if args.quiet else print
     say(f"training {sizes} {config.activation}, loss {config.loss}, {config.optimizer} lr "
