@@ -19,6 +19,7 @@ from .layers import LAYERS, Dense, InputWarning, Layer  # noqa: E402,F401
 from .losses import (LOSSES, MSE, BinaryCrossEntropy, CategoricalCrossEntropy,  # noqa: E402,F401
                      SoftmaxCrossEntropy, get_loss, sigmoid_mse_delta, softmax_xent_delta)
 from .model import Sequential  # noqa: E402,F401
+from .model_file import load_model, save_model  # noqa: E402,F401
 from .optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam, KerasRMSProp,  # noqa: E402,F401
                     RMSProp, get_optimizer)
 from .gradient_check import (GradcheckReport, ThreeWayReport, gradcheck,  # noqa: E402,F401

@@ -113,7 +113,7 @@ class Layer:
     dtype, each parameter and its gradient "d" + name (zeros), and keeps each
     constructor argument as an attribute of the same name (``config`` reads them); it
     writes ``forward`` and ``backward``. Defining the class registers it in ``LAYERS``
-    under its class name, so ``Sequential.load`` rebuilds it (``from_config`` calls
+    under its class name, so ``bp.load_model`` rebuilds it (``from_config`` calls
     the constructor with the config's arguments and ``dtype``).
     """
 

@@ -4,7 +4,7 @@
                       (its --data folder, class names) and the library version
     checkpoint.npz    weights, optimizer state, epoch, step and RNG state (after every
                       epoch, and on Ctrl-C or SIGTERM), written atomically
-    model.npz         the final weights (``Sequential.load``)
+    model.npz         the final weights (``load_model``)
 
 Everything read back is checked before a run uses it: every stored field for its type,
 its range and, for numbers, finiteness, so that a damaged file ends as one error naming
@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .loop import Position, TrainingError
 from .io import load_npz, loads_json, open_regular, save_npz, short_repr, write_json
-from .model import Sequential, check_format
+from .model_file import check_format, load_model, model_from_arrays, state_arrays
 from .run_config import TrainConfig, run_differences
 
 CHECKPOINT = "checkpoint.npz"
@@ -54,7 +54,7 @@ def save_checkpoint(path, config, model, optimizer, position):
               "config": np.array(json.dumps(config.to_dict())),
               "version": np.array(__version__),
               "position": np.array(json.dumps(asdict(position)))}
-    arrays.update({f"model.{k}": v for k, v in model.state_arrays().items()})
+    arrays.update({f"model.{k}": v for k, v in state_arrays(model).items()})
     arrays.update({f"optim.{k}": v for k, v in optimizer.state_arrays().items()})
     save_npz(path, arrays)
 
@@ -62,7 +62,7 @@ def save_checkpoint(path, config, model, optimizer, position):
 def checkpoint_model(arrays, path):
     """The model stored in a checkpoint's arrays (its "model." entries)."""
     prefix = "model."
-    return Sequential.from_arrays({k[len(prefix):]: v for k, v in arrays.items()
+    return model_from_arrays({k[len(prefix):]: v for k, v in arrays.items()
                                    if k.startswith(prefix)}, str(path))
 
 
@@ -346,10 +346,10 @@ def load_run_model(path):
         arrays = load_npz(path)
         if str(arrays.get("format", "")) == CHECKPOINT_FORMAT:
             return checkpoint_model(arrays, path)
-        return Sequential.from_arrays(arrays, source=path)
+        return model_from_arrays(arrays, source=path)
     model_path, checkpoint_path = os.path.join(path, MODEL), os.path.join(path, CHECKPOINT)
     if os.path.lexists(model_path):
-        return Sequential.load(model_path)
+        return load_model(model_path)
     if os.path.lexists(checkpoint_path):
         return checkpoint_model(load_npz(checkpoint_path), checkpoint_path)
     raise FileNotFoundError(f"{path} holds no {MODEL} or {CHECKPOINT}; train first with: "

@@ -30,6 +30,7 @@ from .loop import train_step  # noqa: F401  the step the run calls, looked up he
 from .io import SignalFlag, lock_run_folder, remove_temporaries
 from .losses import get_loss
 from .model import Sequential
+from .model_file import save_model
 from .optim import get_optimizer
 from .run_config import RESUME_MUST_MATCH, TRAIN_LOSSES, TrainConfig, run_differences  # noqa: F401
 from .run_folder import (CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HISTORY,  # noqa: F401
@@ -253,7 +254,7 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
         if stop.signum is None:  # all epochs done: the run's final files
             _summarise(history)
             if out_dir:
-                model.save(os.path.join(out_dir, MODEL))
+                save_model(model, os.path.join(out_dir, MODEL))
                 write_history(out_dir, history)
         if stop.signum is not None:  # mid-run, or after the last step: say how to go on
             if position.step_in_epoch:  # mid-epoch: the checkpoint of this step

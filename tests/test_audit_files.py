@@ -524,7 +524,7 @@ def test_a_signal_after_the_last_step_is_honoured_with_the_resume_hint(
     assert train.load_checkpoint(out / "checkpoint.npz", config, model, optimizer).epoch == 2
     code, _, err = run_cli(capsys, ["train", "--out", out, "--resume", "--quiet", "--no-plots"])
     assert code == 0, err  # nothing left to train: the run's files are written
-    np.testing.assert_array_equal(backprop.Sequential.load(out / "model.npz").params,
+    np.testing.assert_array_equal(backprop.load_model(out / "model.npz").params,
                                   model.params)
     history = json.loads((out / "history.json").read_text())
     assert [r["epoch"] for r in history["epochs"]] == [1, 2] and history["best_epoch"] >= 1

@@ -188,10 +188,10 @@ def test_a_model_with_softplus_saves_and_loads(tmp_path, backend):
                            bp.Dense(4, 2, activation="sigmoid", rng=1)])
     model.layers[0].b[...] = [0.1, -0.2, 0.3, -0.4]
     path = tmp_path / "model.npz"
-    model.save(path)
+    bp.save_model(model, path)
     assert model.config()[0]["activation"] == {"name": "softplus",
                                                "class": f"{__name__}.Softplus"}
-    loaded = bp.Sequential.load(path)
+    loaded = bp.load_model(path)
     assert type(loaded.layers[0].activation) is Softplus
     assert loaded.config() == model.config()
     np.testing.assert_array_equal(loaded.params, model.params)
@@ -201,10 +201,10 @@ def test_a_model_with_softplus_saves_and_loads(tmp_path, backend):
 
 def test_loading_a_model_whose_activation_is_not_defined_names_the_class(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
-    bp.Sequential([bp.Dense(3, 2, activation="softplus")]).save(path)
+    bp.save_model(bp.Sequential([bp.Dense(3, 2, activation="softplus")]), path)
     monkeypatch.delitem(bp.ACTIVATIONS, "softplus")       # as in a process that never defined it
     with pytest.raises(ValueError) as info:
-        bp.Sequential.load(path)
+        bp.load_model(path)
     message = str(info.value)
     assert message == (f"{path}: the activation 'softplus' is class Softplus of module "
                        f"{__name__}, which is not defined here: import it (or run the code "
@@ -295,9 +295,9 @@ def test_a_users_layer_is_gradient_checked_and_a_wrong_backward_caught(monkeypat
 def test_a_model_with_a_users_layer_saves_and_loads(tmp_path, monkeypatch):
     model = scaled_model(np.float32)
     path = tmp_path / "model.npz"
-    model.save(path)
+    bp.save_model(model, path)
     assert model.config()[1] == {"type": "Scale", "class": f"{__name__}.Scale", "n": 4}
-    loaded = bp.Sequential.load(path)
+    loaded = bp.load_model(path)
     assert type(loaded.layers[1]) is Scale and loaded.dtype == np.float32
     assert loaded.config() == model.config()
     np.testing.assert_array_equal(loaded.layers[1].s, [0.5, 1.5, -1.0, 2.0])
@@ -307,7 +307,7 @@ def test_a_model_with_a_users_layer_saves_and_loads(tmp_path, monkeypatch):
     monkeypatch.delitem(bp.LAYERS, "scale")
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: the layer 'Scale' is class "
                                          rf"Scale of module {__name__}, which is not defined"):
-        bp.Sequential.load(path)
+        bp.load_model(path)
 
 
 def test_sequential_refuses_what_breaks_the_protocol():

@@ -30,6 +30,7 @@ from backprop import train
 from backprop.data import Batches, one_hot, scale_images
 from backprop.io import load_npz
 from backprop.model import Sequential
+from backprop.model_file import load_model, save_model
 from tiny_runs import FullDiskFile, assert_one_line_error, run_cli
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -213,7 +214,7 @@ def check_run_folder(out):
     if (out / "history.json").exists():
         json.loads((out / "history.json").read_text())
     if (out / "model.npz").exists():
-        Sequential.load(out / "model.npz")
+        load_model(out / "model.npz")
     return epoch
 
 
@@ -513,7 +514,7 @@ def test_damaged_model_file_is_one_clear_error_from_load_and_evaluate(
         damage, good_run, cli_data, tmp_path, capsys):
     path = damaged_checkpoint(good_run, tmp_path / "run", damage, name="model.npz")
     with pytest.raises(ValueError) as info:
-        Sequential.load(path)
+        load_model(path)
     message = str(info.value)
     assert str(path) in message and DAMAGES[damage][1] in message, message
     assert "\n" not in message and "allow_pickle" not in message
@@ -532,7 +533,7 @@ def test_model_and_checkpoint_get_the_mode_of_a_file_made_by_open(umask, tmp_pat
     try:
         train.run_training(train.TrainConfig(epochs=1, hidden=(3,), batch_size=5), ((x, y), (x, y)),
                   out_dir=str(tmp_path), quiet=True)
-        Sequential.mlp([4, 3, 2]).save(tmp_path / "saved.npz")
+        save_model(Sequential.mlp([4, 3, 2]), tmp_path / "saved.npz")
         (tmp_path / "plain").write_bytes(b"")
     finally:
         os.umask(old)
@@ -552,7 +553,7 @@ def test_checkpoint_of_another_run_from_the_cli(good_run, cli_data, tmp_path, ca
     line = assert_one_line_error(code, err, codes=(2,))  # a changed option: exit 2
     assert "was written by a different run: hidden (32,) (now (64, 32))" in line, line
     # a model of another input size cannot be evaluated on Fashion-MNIST
-    Sequential.mlp([100, 32, 10]).save(tmp_path / "run" / "model.npz")
+    save_model(Sequential.mlp([100, 32, 10]), tmp_path / "run" / "model.npz")
     code, _, err = run_cli(capsys, ["evaluate", str(tmp_path / "run")])
     line = assert_one_line_error(code, err)
     assert "the model maps 100 inputs to 10 outputs; Fashion-MNIST needs 784" in line, line
@@ -581,7 +582,7 @@ def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
         {"hidden": [16], "lr": 0.002, "seed": 3, "batch_size": 50, "epochs": 2}
     straight, _ = train.run_training(train.TrainConfig(epochs=2, hidden=(16,), lr=0.002, seed=3,
                                               batch_size=50), cli_data, quiet=True)
-    resumed = Sequential.load(tmp_path / "run" / "model.npz")
+    resumed = load_model(tmp_path / "run" / "model.npz")
     np.testing.assert_array_equal(resumed.params, straight.params)
 
 
@@ -675,9 +676,9 @@ def test_evaluate_takes_a_model_or_checkpoint_file_too(good_run, cli_data, capsy
 
 @needs_data
 def test_evaluate_refuses_a_model_whose_weights_hold_nan(good_run, cli_data, tmp_path, capsys):
-    model = Sequential.load(good_run / "model.npz")
+    model = load_model(good_run / "model.npz")
     model.layers[1].W[3, 4] = np.nan
-    model.save(tmp_path / "model.npz")
+    save_model(model, tmp_path / "model.npz")
     code, out, err = run_cli(capsys, ["evaluate", str(tmp_path)])
     line = assert_one_line_error(code, err)
     assert "the model's weights hold NaN or Inf (in W2)" in line and out == "", line

@@ -28,7 +28,7 @@ def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
     assert saved["config"]["hidden"] == [256, 128, 64, 32] and saved["version"] == bp.__version__
     assert set(saved["epochs"][0]) >= {"epoch", "train_loss", "train_accuracy", "test_loss",
                                        "test_accuracy", "seconds"}
-    loaded = bp.Sequential.load(tmp_path / "model.npz")
+    loaded = bp.load_model(tmp_path / "model.npz")
     np.testing.assert_array_equal(loaded.params, model.params)
     # the test accuracy on record is the model's: recompute it independently
     x_test = fashion[1][0].reshape(-1, 784).astype(np.float32) / 255
