@@ -56,6 +56,7 @@ def test_backprop_alone_lists_the_commands(capsys):
     assert listed == list(COMMANDS)
 
 
+@pytest.mark.slow
 def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_path, capsys,
                                                                           monkeypatch):
     arrays = write_set(tmp_path / "shapes")

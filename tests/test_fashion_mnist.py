@@ -438,6 +438,7 @@ class SlowHandler(http.server.SimpleHTTPRequestHandler):
         self.close_connection = True
 
 
+@pytest.mark.slow  # a subprocess signalled
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130),
                                             (signal.SIGTERM, -signal.SIGTERM)])
 def test_fetch_stopped_by_a_signal_leaves_no_partial_file(places, serve, tmp_path,
@@ -485,6 +486,7 @@ def test_fetch_into_a_file_says_it_is_not_a_folder(places, serve, tmp_path, caps
     assert (tmp_path / "a-file").read_text() == "keep me" and server.requests == []
 
 
+@pytest.mark.slow  # the real files decompressed
 @needs_real
 def test_a_verified_load_unpacks_raw_copies_into_the_cache(tmp_path, monkeypatch):
     """The first load from the Debian .gz files writes raw, verified copies to the user
@@ -548,6 +550,7 @@ def test_fetch_stops_a_server_that_never_stops_sending(places, serve, tmp_path):
     assert sent and sent[0] < fm.max_download("train-images") + (16 << 20), sent
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_at_its_header(places, serve, tmp_path):
     """A 460 kB .gz whose header claims 60000 x 28 x 280 images (470 MB) is refused
     before it is decompressed: the official shape is known."""

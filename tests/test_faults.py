@@ -221,6 +221,7 @@ def leftovers(out):
     return {p.name for p in out.iterdir()} - RUN_FILES
 
 
+@pytest.mark.slow  # subprocesses killed
 @needs_data
 def test_sigkill_at_random_moments_never_tears_the_checkpoint_and_resume_is_exact(
         small_dir, tmp_path):
@@ -286,6 +287,7 @@ def test_sigkill_at_random_moments_never_tears_the_checkpoint_and_resume_is_exac
     print(f"history.json kept the records of epochs {sorted(records)}")
 
 
+@pytest.mark.slow  # subprocesses killed
 @needs_data
 def test_sigkill_between_checkpoint_and_history_loses_no_epoch_record(small_dir, tmp_path):
     script = tmp_path / "child.py"
@@ -321,6 +323,7 @@ sys.exit(main(["train", "--hidden", "32", "--epochs", "1000", "--out", out_dir, 
 '''
 
 
+@pytest.mark.slow  # a subprocess signalled
 @needs_data
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_and_sigterm_stop_with_a_checkpoint_and_resume_continues(
@@ -712,6 +715,7 @@ def test_fit_says_when_a_batch_is_larger_than_the_training_set(cli_data):
 
 # ========================================================================= determinism
 
+@pytest.mark.slow  # 50 steps on the real data, twice
 @needs_data
 def test_same_seed_gives_bit_identical_weights_after_50_steps(backend, fashion):
     """The reference net, 50 Adam steps on real batches, twice in one process."""

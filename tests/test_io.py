@@ -188,6 +188,7 @@ with io.lock_run_folder(sys.argv[1]):
 '''
 
 
+@pytest.mark.slow  # a subprocess killed
 def test_a_lock_held_by_a_killed_process_does_not_block_the_next(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", LOCK_CHILD, str(tmp_path)],
                              stdout=subprocess.PIPE, text=True)
@@ -255,6 +256,7 @@ with io.sigterm_cleans_up():
 '''
 
 
+@pytest.mark.slow  # a subprocess signalled
 def test_sigterm_during_an_atomic_write_removes_the_temporary_and_ends_as_sigterm(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD, str(tmp_path / "f")],
                              stdout=subprocess.PIPE, text=True)

@@ -9,6 +9,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+pytestmark = pytest.mark.slow  # a fresh kernel per notebook
+
 # lines a notebook's check cells print once their asserts have passed
 PRINTS = {"backprop_by_hand.ipynb": ("exercise 1: correct", "engine agrees"),
           "vanishing_gradients.ipynb": ("exercise 1: correct", "exercise 2: correct",

@@ -16,6 +16,7 @@ needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
                                 reason="apt-get install dataset-fashion-mnist")
 
 
+@pytest.mark.slow  # a whole epoch of the real data
 @needs_data
 def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
     config = train.TrainConfig(epochs=1)
@@ -134,6 +135,7 @@ def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
     _one_line_error(capsys, ["evaluate", str(tmp_path)], match="holds no model.npz")
 
 
+@pytest.mark.slow  # two epochs of the real data
 @needs_data
 def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
     out = str(tmp_path / "run")
