@@ -1,4 +1,5 @@
-"""Fashion-MNIST: the real files, the search order, checksums, downloads, `backprop data`.
+"""Fashion-MNIST: the real files, the search order, checksums, downloads (from an HTTPS
+address), `backprop data`, and the bounds its file sizes set on another data set's files.
 
 Everything but the real-data tests runs on small synthetic idx files in tmp_path, with
 every search location (BACKPROP_DATA, XDG_CACHE_HOME, the Debian folder) redirected, and
@@ -13,15 +14,22 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import urllib.error
+import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from backprop import cli
-from backprop.data import CLASS_NAMES, fetch, load_fashion_mnist, locate, write_idx
+from backprop.data import (CLASS_NAMES, fetch, load_fashion_mnist, load_idx_folder, locate,
+                           write_idx)
 from backprop.data import fashion_mnist as fm
+from tiny_runs import assert_one_line_error, run_cli
 
+ROOT = Path(__file__).resolve().parent.parent
 REAL = Path(fm.SYSTEM_DIR)  # read before any test replaces it
 needs_real = pytest.mark.skipif(
     not all(any((REAL / (n + s)).is_file() for s in ("", ".gz")) for n in fm.FILES.values()),
@@ -593,3 +601,86 @@ def test_the_official_files_are_read_with_their_known_shapes(places):
     arrays, _ = write_fake(places["root"])  # 12 images: not the official shape
     with pytest.raises(ValueError, match=r"expected \(60000, 28, 28\)"):
         fm.read_verified(places["root"] / "train-images-idx3-ubyte.gz", "train-images")
+
+
+# ------------------------- another data set in the layout: bounded by Fashion-MNIST's sizes
+
+def _gzip_bomb(path, header_dims, data_bytes):
+    """A .gz idx of ubyte with the given dims and ``data_bytes`` zero bytes, streamed
+    through zlib (about 1 kB per MB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(bytes([0, 0, 8, len(header_dims)]) +
+                             b"".join(d.to_bytes(4, "big") for d in header_dims))]
+    chunk = bytes(1 << 20)
+    for _ in range(data_bytes >> 20):
+        parts.append(packer.compress(chunk))
+    parts.append(packer.compress(bytes(data_bytes & ((1 << 20) - 1))) + packer.flush())
+    path.write_bytes(b"".join(parts))
+
+
+def _small_folder(folder):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28),
+                                                               dtype=np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 28, 28),
+                                                              dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    return folder
+
+
+def test_a_gzip_bomb_in_a_data_folder_is_refused_at_its_header(tmp_path, capsys):
+    """A 150 kB train-labels .gz whose header claims 100 MB and that expands to 150 MB:
+    only the generic 1 GiB bound held it."""
+    folder = _small_folder(tmp_path / "data")
+    (folder / "train-labels-idx1-ubyte").unlink()
+    bomb = folder / "train-labels-idx1-ubyte.gz"
+    _gzip_bomb(bomb, (100_000_000,), 150_000_000)
+    assert bomb.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as info:
+            load_idx_folder(folder, "--data")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # the 100 MB were never allocated nor decompressed
+    message = str(info.value)
+    assert message.startswith(f"{bomb}: the header says shape (100000000,) of uint8, "
+                              f"100000000 data bytes, more than the 60000 of Fashion-MNIST's "
+                              f"train-labels-idx1-ubyte"), message
+    code, _, err = run_cli(capsys, ["train", "--data", folder, "--out", tmp_path / "R"])
+    assert str(bomb) in assert_one_line_error(code, err)
+    assert not (tmp_path / "R").exists()
+
+
+def test_data_folder_files_are_bounded_by_the_fashion_mnist_sizes(tmp_path):
+    folder = _small_folder(tmp_path / "data")
+    write_idx(folder / "train-labels-idx1-ubyte", np.zeros(60001, np.uint8))
+    with pytest.raises(ValueError, match="more than the 60000 of Fashion-MNIST's "
+                                         "train-labels-idx1-ubyte"):
+        load_idx_folder(folder, "--data")
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    assert load_idx_folder(folder, "--data").train[1].shape == (20,)
+    for key, shape in fm.SHAPES.items():  # the bounds are the official files' data bytes
+        assert fm.DATA_BYTES[key] == int(np.prod(shape)) == fm.RAW_SIZES[key] - 4 - 4 * len(shape)
+
+
+# ------------------------------------------------------------ the download address is HTTPS
+
+def test_the_default_download_address_is_https_and_fetch_uses_it(tmp_path, monkeypatch,
+                                                                capsys):
+    assert fm.DEFAULT_URL.startswith("https://"), fm.DEFAULT_URL
+    asked = []
+
+    def urlopen(url, timeout=None):
+        asked.append(url)
+        raise urllib.error.URLError("no network in the tests")
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    code, _, err = run_cli(capsys, ["data", "fetch", "--dest", tmp_path / "d", "--quiet"])
+    line = assert_one_line_error(code, err)
+    assert asked == [fm.DEFAULT_URL + "train-images-idx3-ubyte.gz"]
+    assert f"cannot download {asked[0]}: no network in the tests" in line, line
+    for doc in ("README.md", "docs/reliability.md"):  # the docs say which address, and why
+        assert fm.DEFAULT_URL in (ROOT / doc).read_text(), doc

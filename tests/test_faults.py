@@ -650,7 +650,7 @@ def test_force_removes_the_old_runs_files_before_the_new_run(good_run, cli_data,
 @needs_data
 def test_a_folder_with_only_a_model_and_history_is_a_run_too(good_run, cli_data, tmp_path,
                                                              capsys):
-    """Not one that --resume can continue: see tests/test_audit_files.py."""
+    """Not one that --resume can continue: see tests/test_run_files.py."""
     shutil.copytree(good_run, tmp_path / "run")
     (tmp_path / "run" / "checkpoint.npz").unlink()
     code, _, err = run_cli(capsys, ["train", "--out", str(tmp_path / "run"), "--quiet"])

@@ -1,45 +1,35 @@
-"""Issue 12's audit items: --force loses nothing before the new run starts; no silent
-wrong answers (non-finite test loss, strict history.json, evaluate of a model whose outputs
-overflow, --lr inf in float32, a changed option on --resume); damaged optimizer state.
-Each test is a row of docs/reliability.md; all run on tiny synthetic data."""
+"""How ``backprop train`` stops when it cannot start, cannot go on or is told to, and what
+it leaves in the run folder: ``--force`` deletes the old run only once the new one can
+start; a loss that is not finite is divergence (exit 3) naming the last good checkpoint; a
+full disk names the file being written; ``--out`` naming a file; SIGINT and SIGTERM after
+the last step. Each test is a row of docs/reliability.md; all run on tiny synthetic data."""
+import errno
 import json
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
 
+import backprop
+from backprop import loop
 from backprop import train
-from backprop.cli import main
-from backprop.io import load_npz, save_npz
-from backprop.model import Sequential
-from backprop.optim import OPTIMIZERS, get_optimizer
-from tiny_runs import tiny
+from tiny_runs import FullDiskFile, assert_one_line_error, run_cli, tiny
 
 RUN_FILES = ["checkpoint.npz", "history.json", "model.npz"]
-
-
-def cli(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(code, err, expected):
-    lines = err.strip().splitlines()
-    assert code == expected and len(lines) == 1 and "Traceback" not in err, (code, err)
-    return lines[0]
 
 
 @pytest.fixture
 def old_run(cli_data, tmp_path, capsys):
     out = tmp_path / "R"
-    code, _, err = cli(capsys, ["train", "--out", str(out), "--epochs", "1", "--hidden", "4",
-                                "--batch-size", "20", "--quiet", "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet", "--no-plots"])
     assert code == 0, err
     return out, {name: (out / name).read_bytes() for name in RUN_FILES}
 
 
-# ------------------------------------------------------------------ 1. --force loses nothing
+# -------------------------------------------------------------------- --force loses nothing
 
 @pytest.mark.parametrize("args, code, says", [
     (["--data", "/nonexistent"], 2, "no such folder"),
@@ -51,9 +41,9 @@ def old_run(cli_data, tmp_path, capsys):
 def test_force_keeps_the_old_run_when_the_new_one_cannot_start(args, code, says, old_run,
                                                                capsys):
     out, before = old_run
-    got, printed, err = cli(capsys, ["train", "--out", str(out), "--force", "--hidden", "4",
-                                     "--epochs", "1", "--quiet", "--no-plots", *args])
-    line = one_line(got, err, code)
+    got, printed, err = run_cli(capsys, ["train", "--out", out, "--force", "--hidden", "4",
+                                         "--epochs", "1", "--quiet", "--no-plots", *args])
+    line = assert_one_line_error(got, err, codes=(code,))
     assert says in line, line
     assert {name: (out / name).read_bytes() for name in RUN_FILES} == before
     assert printed == ""
@@ -69,21 +59,22 @@ def test_force_deletes_only_under_the_lock(old_run, capsys, monkeypatch):
         seen.append(sorted(p.name for p in out.iterdir()))
         return real(*args, **kwargs)
     monkeypatch.setattr(train, "build", build)
-    code, _, err = cli(capsys, ["train", "--out", str(out), "--force", "--hidden", "4",
-                                "--epochs", "1", "--batch-size", "20", "--quiet", "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--force", "--hidden", "4",
+                                    "--epochs", "1", "--batch-size", "20", "--quiet",
+                                    "--no-plots"])
     assert code == 0, err
     assert seen == [[".lock", *RUN_FILES]]  # locked, nothing deleted yet
 
 
-# ------------------------------------------------------------------ 2. no silent wrong answers
+# ---------------------------------------------------- a loss that is not finite: divergence
 
 def test_a_non_finite_test_loss_at_an_epochs_end_is_divergence(cli_data, tmp_path, capsys):
     """One step per epoch with eta = 1e38: the step's loss is finite, the update is not."""
     out = tmp_path / "R"
-    code, _, err = cli(capsys, ["train", "--out", str(out), "--optimizer", "sgd", "--lr",
-                                "1e38", "--batch-size", "60", "--epochs", "2", "--hidden", "8",
-                                "--quiet", "--no-plots"])
-    line = one_line(code, err, 3)
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--optimizer", "sgd", "--lr",
+                                    "1e38", "--batch-size", "60", "--epochs", "2", "--hidden",
+                                    "8", "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err, codes=(3,))
     assert "training diverged at epoch 1" in line and "not finite" in line, line
     assert "last good checkpoint" not in line
     assert not (out / "checkpoint.npz").exists() and not (out / "model.npz").exists()
@@ -109,82 +100,157 @@ def test_a_divergence_after_a_good_epoch_names_that_epochs_checkpoint(tmp_path):
         assert all(math.isfinite(v) for v in record.values())
 
 
-def test_history_json_is_strict_json(tmp_path):
-    from backprop.io import write_json
-    with pytest.raises(ValueError, match="Out of range float"):
-        write_json(tmp_path / "h.json", {"test_loss": float("nan")})
-    assert not list(tmp_path.iterdir())  # nothing written, no temporary left
+# --------------------------------------------------------------- a full disk names the file
+
+def _enospc_at(monkeypatch, ending, nth=1):
+    """os.fsync raises ENOSPC, with no file name (as the system's does), at the nth fsync of
+    a temporary file whose name ends with ``ending``."""
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(ending):
+            calls.append(fd)
+            if len(calls) == nth:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
 
 
-def test_evaluate_refuses_a_model_whose_outputs_are_not_finite(old_run, tmp_path, capsys):
-    out, _ = old_run
-    model = Sequential.load(out / "model.npz")
-    model.layers[0].W[...] = 3e38  # finite weights, outputs inf
-    model.save(tmp_path / "model.npz")
-    code, printed, err = cli(capsys, ["evaluate", str(tmp_path)])
-    line = one_line(code, err, 2)
-    assert "outputs on samples 0 to 59 are not finite" in line and printed == "", line
+@pytest.mark.parametrize("ending, nth", [("-checkpoint.npz", 2), ("-history.json", 2),
+                                         ("-model.npz", 1)])
+def test_a_full_disk_names_the_file_being_written(ending, nth, cli_data, tmp_path,
+                                                  monkeypatch, capsys):
+    _enospc_at(monkeypatch, ending, nth)
+    out = tmp_path / "R"
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err)
+    assert line == f"backprop: error: cannot write {out / ending[1:]}: No space left on " \
+                   f"device", line
+    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]
 
 
-def test_resume_with_a_changed_option_is_exit_2_before_any_header(old_run, capsys):
-    out, before = old_run
-    code, printed, err = cli(capsys, ["train", "--out", str(out), "--resume", "--lr", "0.01",
-                                      "--epochs", "2", "--no-plots"])
-    line = one_line(code, err, 2)
-    assert "was written by a different run: lr 0.001 (now 0.01)" in line, line
-    assert printed == ""
+def test_a_full_disk_while_a_write_is_under_way_names_the_file(tmp_path, monkeypatch):
+    """A write() that fails (the other place a full disk shows), with no file name."""
+    from backprop import io as bio
+
+    def full_disk_open(file, mode="r", *args, **kwargs):
+        f = open(file, mode, *args, **kwargs)
+        return FullDiskFile(f) if "x" in mode else f  # "x": atomic_write's temporary file
+    monkeypatch.setattr(bio, "open", full_disk_open, raising=False)
+    with pytest.raises(OSError) as info:
+        bio.write_json(tmp_path / "h.json", {"epochs": []})
+    assert str(info.value) == f"cannot write {tmp_path / 'h.json'}: No space left on device"
+    assert info.value.errno == errno.ENOSPC and os.listdir(tmp_path) == []
 
 
-# ------------------------------------------------------------------ 3. damaged optimizer state
+def test_a_full_disk_while_drawing_a_figure_names_the_figure(cli_data, tmp_path, monkeypatch,
+                                                            capsys):
+    import matplotlib.figure
 
-DAMAGED_STATE = {
-    "v = +inf": (lambda a: a["optim.v.0"].__setitem__(0, np.inf), "optim", "v.0 holds NaN or Inf"),
-    "v < 0": (lambda a: a["optim.v.0"].__setitem__(0, -1.0), "optim",
-              "v.0 holds negative values"),
-    "m = nan": (lambda a: a["optim.m.0"].__setitem__(0, np.nan), "optim",
-                "m.0 holds NaN or Inf"),
-    "t = -5": (lambda a: a.__setitem__("optim.t", np.array(-5)), "optim",
-               "step count t = -5, not a whole number >= 0"),
-    "t = 2.5": (lambda a: a.__setitem__("optim.t", np.array(2.5)), "optim",
-                "step count t = 2.5"),
-    "t = inf": (lambda a: a.__setitem__("optim.t", np.array(np.inf)), "optim",
-                "step count t = inf"),
-    "t a list": (lambda a: a.__setitem__("optim.t", np.array([1, 2])), "optim",
-                 "step count t = [1, 2]"),
-    "sgd config beside Adam's state": (
-        lambda a: a.__setitem__("config", np.array(json.dumps(
-            {**json.loads(str(a["config"])), "optimizer": "sgd"}))), "config",
-        "holds m.0, v.0, which sgd does not keep"),
-}
+    def savefig(self, fname, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    out = tmp_path / "R"
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet"])
+    line = assert_one_line_error(code, err)
+    assert line == f"backprop: error: cannot write {out / 'curves.png'}: No space left on " \
+                   f"device", line
 
 
-@pytest.mark.parametrize("damage", list(DAMAGED_STATE))
-def test_damaged_optimizer_state_is_one_line_exit_2_naming_the_file(damage, old_run, capsys):
-    out, _ = old_run
-    change, _, says = DAMAGED_STATE[damage]
-    arrays = load_npz(out / "checkpoint.npz")
-    change(arrays)
-    save_npz(out / "checkpoint.npz", arrays)
-    model_before = (out / "model.npz").read_bytes()
-    code, _, err = cli(capsys, ["train", "--out", str(out), "--resume", "--epochs", "2",
-                                "--quiet", "--no-plots"])
-    line = one_line(code, err, 2)
-    assert f"{out / 'checkpoint.npz'} is a damaged checkpoint" in line and says in line, line
-    assert (out / "model.npz").read_bytes() == model_before
+# ---------------------------------------------------------------------- --out naming a file
+
+def test_out_naming_a_file_says_it_is_a_file_not_a_folder(cli_data, tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    for extra in ([], ["--resume"], ["--force"]):
+        code, printed, err = run_cli(capsys, ["train", "--out", path, "--epochs", "1", "--quiet",
+                                              "--no-plots", *extra])
+        line = assert_one_line_error(code, err)
+        assert line == f"backprop: error: --out {path} is a file, not a folder", (extra, line)
+    assert path.read_text() == "mine"
+    with pytest.raises(OSError, match=f"cannot make the output folder {path / 'run'}: "
+                                      f"{path} is a file, not a folder"):
+        train.fit(train.TrainConfig(epochs=1, hidden=(4,)), tiny(), out_dir=str(path / "run"),
+                  quiet=True)
 
 
-@pytest.mark.parametrize("name", ["rmsprop", "keras_rmsprop", "adagrad", "adam", "keras_adam"])
-def test_every_second_moment_must_be_finite_and_non_negative(name):
-    params = np.zeros(4, np.float32)
-    optimizer = get_optimizer(name, params)
-    optimizer.step(np.ones(4, np.float32))
-    arrays = optimizer.state_arrays()
-    slot = "v" if "adam" in name else "s"
-    for bad in (-1.0, np.inf):
-        damaged = {k: v.copy() for k, v in arrays.items()}
-        damaged[f"{slot}.0"][1] = bad
-        with pytest.raises(ValueError, match=f"{slot}.0 holds"):
-            get_optimizer(name, params.copy()).load_state_arrays(damaged)
-    fresh = get_optimizer(name, params.copy())
-    fresh.load_state_arrays(arrays)  # the good state loads
-    assert fresh.t == 1 and name in OPTIMIZERS
+# --------------------------------------------------- SIGINT and SIGTERM after the last step
+
+class Unhandled(Exception):
+    """What this test's own SIGTERM handler raises: a SIGTERM the program did not catch."""
+
+
+@pytest.fixture
+def sigterm_is_caught():
+    """A SIGTERM the program does not handle itself raises Unhandled here, instead of
+    ending the test process."""
+    def handler(signum, frame):
+        raise Unhandled("SIGTERM reached the default handler")
+    previous = signal.signal(signal.SIGTERM, handler)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_at(moment, signum, monkeypatch):
+    """Send ``signum`` to this process at ``moment`` of the second (last) epoch."""
+    calls = []
+
+    def send():
+        calls.append(moment)
+        signal.raise_signal(signum)
+
+    if moment == "the last evaluation":
+        real = loop.evaluate_batches
+
+        def evaluate(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if len(calls) == 0 and evaluate.n == 1:
+                send()
+            evaluate.n += 1
+            return result
+        evaluate.n = 0
+        monkeypatch.setattr(loop, "evaluate_batches", evaluate)
+        return calls
+    ending = {"the last checkpoint write": "checkpoint.npz",
+              "the final model write": "model.npz"}[moment]
+    real_replace, seen = os.replace, []
+
+    def replace(src, dst):
+        if str(dst).endswith(ending):
+            seen.append(dst)
+            if len(seen) == (2 if ending == "checkpoint.npz" else 1):
+                send()
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+@pytest.mark.parametrize("moment", ["the last evaluation", "the last checkpoint write",
+                                    "the final model write"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_last_step_is_honoured_with_the_resume_hint(
+        moment, signum, cli_data, tmp_path, capsys, sigterm_is_caught):
+    out = tmp_path / "R"
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _signal_at(moment, signum, patch)
+        code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "2", "--hidden", "4",
+                                        "--batch-size", "20", "--quiet", "--no-plots"])
+    assert calls == [moment]
+    name = signal.Signals(signum).name
+    line = assert_one_line_error(code, err, codes=(128 + signum,))
+    assert line == (f"backprop: {name}: stopped after the last epoch (2 of 2); checkpoint "
+                    f"saved to {out / 'checkpoint.npz'}; resume with: backprop train --out "
+                    f"{out} --resume"), line
+    config = train.TrainConfig(epochs=2, hidden=(4,), batch_size=20)
+    model, _, optimizer = train.build(config, 64, 10)
+    assert train.load_checkpoint(out / "checkpoint.npz", config, model, optimizer).epoch == 2
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--resume", "--quiet", "--no-plots"])
+    assert code == 0, err  # nothing left to train: the run's files are written
+    np.testing.assert_array_equal(backprop.Sequential.load(out / "model.npz").params,
+                                  model.params)
+    history = json.loads((out / "history.json").read_text())
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2] and history["best_epoch"] >= 1
+
+
