@@ -233,12 +233,11 @@ def test_cli_named_data_folder_that_lacks_files(places, tmp_path, capsys, monkey
             (["data"], "($BACKPROP_DATA): no such folder"),
             (["train", "--data", str(places["root"]), "--out", str(run), "--epochs", "1",
               "--quiet", "--no-plots", "--backend", "numpy"], "lacks all 4 files")]:
-        assert cli.main(argv) == 2, argv
-        captured = capsys.readouterr()
-        lines = captured.err.strip().splitlines()
-        assert captured.out == "" and len(lines) == 1, argv
-        assert lines[0].startswith("backprop: error: Fashion-MNIST not found: ")
-        assert expected in lines[0]
+        code, out, err = run_cli(capsys, argv)
+        line = assert_one_line_error(code, err)
+        assert out == "", argv
+        assert line.startswith("backprop: error: Fashion-MNIST not found: "), line
+        assert expected in line, line
     assert not run.exists() or not any(run.iterdir())
 
 
@@ -278,12 +277,11 @@ def test_wrong_shapes_are_refused_even_without_verify(places):
 
 
 def test_cli_data_not_found_is_one_line_on_stderr(places, capsys):
-    assert cli.main(["data"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error: Fashion-MNIST not found")
-    assert "backprop data fetch" in lines[0]
+    code, out, err = run_cli(capsys, ["data"])
+    line = assert_one_line_error(code, err)
+    assert out == ""
+    assert line.startswith("backprop: error: Fashion-MNIST not found"), line
+    assert "backprop data fetch" in line
 
 
 def test_cli_data_reports_a_bad_file(places, capsys):
@@ -484,10 +482,10 @@ def test_fetch_restores_the_sigterm_handler(places, serve, tmp_path):
 def test_fetch_into_a_file_says_it_is_not_a_folder(places, serve, tmp_path, capsys):
     server = serve(tmp_path)
     (tmp_path / "a-file").write_text("keep me")
-    assert cli.main(["data", "fetch", "--url", server.url, "--dest",
-                     str(tmp_path / "a-file")]) == 2
-    err = capsys.readouterr().err
-    assert err == f"backprop: error: destination {tmp_path / 'a-file'} is not a folder\n"
+    code, _, err = run_cli(capsys, ["data", "fetch", "--url", server.url, "--dest",
+                                    tmp_path / "a-file"])
+    line = assert_one_line_error(code, err)
+    assert line == f"backprop: error: destination {tmp_path / 'a-file'} is not a folder"
     with pytest.raises(NotADirectoryError, match=f"cannot make the destination folder "
                                                  f".*: {tmp_path / 'a-file'} is not a folder"):
         fetch(tmp_path / "a-file" / "sub", base_url=server.url, progress=False)

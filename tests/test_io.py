@@ -10,7 +10,7 @@ import pytest
 
 from backprop import io as bio
 from backprop import train
-from backprop.cli import main
+from tiny_runs import assert_one_line_error, run_cli
 
 
 def names(folder):
@@ -224,12 +224,11 @@ def test_cli_train_into_a_folder_in_use_is_one_line_exit_2(tmp_path, monkeypatch
     out = tmp_path / "S"
     out.mkdir()
     with bio.lock_run_folder(out):
-        code = main(["train", "--out", str(out), "--epochs", "1", "--hidden", "4",
-                     "--quiet", "--no-plots"])
-    captured = capsys.readouterr()
-    assert code == 2 and captured.out == ""
-    assert captured.err.count("\n") == 1
-    assert captured.err.startswith(f"backprop: error: {out} is in use by another process")
+        code, printed, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1",
+                                              "--hidden", "4", "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err)
+    assert printed == ""
+    assert line.startswith(f"backprop: error: {out} is in use by another process"), line
 
 
 # ------------------------------------------------------------------ signals

@@ -10,6 +10,7 @@ from matplotlib.image import imread
 from backprop import plots
 from backprop.cli import main
 from backprop.functions import HIMMELBLAU_MINIMA, gradient_descent
+from tiny_runs import assert_one_line_error, run_cli
 
 LOG_LINE = re.compile(r"^step (\d+): x = \[(\S+), (\S+)\], f\(x\) = (\S+)$")
 TAB_RED = (0.839, 0.153, 0.157)
@@ -134,19 +135,16 @@ def test_a_figure_name_without_a_suffix_gets_png_and_says_so(tmp_path, capsys):
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("backprop: error: ") and message in err
-    assert "nan" not in err.split(message)[0]
+    code, _, err = run_cli(capsys, argv)
+    line = assert_one_line_error(code, err)
+    assert line.startswith("backprop: error: ") and message in line, line
+    assert "nan" not in line.split(message)[0]
     assert not list(tmp_path.iterdir())                      # nothing written
 
 
 def test_plot_needs_a_figure_name(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["plot"])
-    assert exit_info.value.code == 2
-    assert "FIGURE" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, ["plot"])
+    assert "FIGURE" in assert_one_line_error(code, err)
 
 
 @pytest.mark.slow  # a subprocess
