@@ -1,6 +1,7 @@
-"""What tests that run training end to end share: a tiny image data set, a file whose
-writes fail as on a full disk, and the command line run in-process with its one-line
-errors."""
+"""What the tests of the command line and of training end to end share: a tiny image data
+set, a file whose writes fail as on a full disk, the command line run in-process, and the
+one check of its errors: one line on stderr, exit status 2 (3 for a diverging run, 128 + N
+for signal N)."""
 import errno
 import os
 
