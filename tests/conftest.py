@@ -1,5 +1,22 @@
 """Shared fixtures: ``backend`` runs a test under both kernel backends; ``fashion`` and
-``small`` are the real data (loaded once per session) and a 3000/1000-image slice of it."""
+``small`` are the real data (loaded once per session) and a 3000/1000-image slice of it.
+
+The test files, by ring (each named for the behaviour it tests):
+
+- core: test_activations, test_losses, test_layer_protocol, test_model, test_optim (and
+  test_optim_pytorch), test_fit, test_training_route, test_kernels, test_batches,
+  test_gradcheck, test_oracle, test_derivation, test_extending, test_guardrails;
+- application: test_cli_runs, test_vocabulary, test_keras_run, test_train,
+  test_train_stops, test_run_files, test_faults, test_io, test_idx, test_fuzz_idx,
+  test_fashion_mnist, test_paths, test_progress, test_plots_tutorial, test_plots_teaching;
+- tape: test_autodiff, test_functions, test_tf_namespace, test_tensorflow;
+- the docs, notebooks and benchmarks that use them: test_docs, test_notebooks,
+  test_benchmarks.
+
+``python -m pytest -m "not slow"`` is the fast tier (setup.cfg's ``slow`` marker).
+tiny_runs.py holds what the command-line tests share, run_cli and assert_one_line_error
+among it; oracle.py the independent NumPy recomputation of the network that test_oracle
+and test_layer_protocol compare with."""
 import os
 import shutil
 import tempfile

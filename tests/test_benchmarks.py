@@ -20,6 +20,8 @@ from benchmarks import engines, flops, kernels, report, run  # the checkout's (p
 
 REFERENCE = [784, 256, 128, 64, 32, 10]
 
+pytestmark = pytest.mark.slow  # the benchmark scripts run end to end
+
 
 def test_epoch_flops_of_the_reference_model_by_hand():
     # sum over layers of n_in n_out: 784*256 + 256*128 + 128*64 + 64*32 + 32*10

@@ -12,6 +12,7 @@ from backprop import train
 from backprop.cli import main
 from backprop.data import fashion_mnist as fm
 from backprop.data import write_idx
+from tiny_runs import assert_one_line_error, run_cli
 
 COMMANDS = ("train", "evaluate", "data", "gradcheck", "himmelblau", "plot")
 
@@ -35,20 +36,8 @@ def write_set(folder, classes=("circle", "square", "star"), shape=(4, 4), n=(60,
     return arrays
 
 
-def run(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err):
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, (code, err)
-    return lines[0]
-
-
 def test_backprop_alone_lists_the_commands(capsys):
-    code, out, err = run(capsys, [])
+    code, out, err = run_cli(capsys, [])
     assert code == 0 and err == ""
     assert out.startswith("usage: backprop")
     listed = [line.split()[0] for line in out.splitlines()
@@ -56,13 +45,14 @@ def test_backprop_alone_lists_the_commands(capsys):
     assert listed == list(COMMANDS)
 
 
+@pytest.mark.slow
 def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_path, capsys,
                                                                           monkeypatch):
     arrays = write_set(tmp_path / "shapes")
     out = tmp_path / "run"
-    code, printed, err = run(capsys, ["train", "--data", str(tmp_path / "shapes"), "--epochs",
-                                      "1", "--hidden", "8", "--batch-size", "10", "--out",
-                                      str(out), "--no-plots"])
+    code, printed, err = run_cli(capsys, ["train", "--data", str(tmp_path / "shapes"), "--epochs",
+                                          "1", "--hidden", "8", "--batch-size", "10", "--out",
+                                          str(out), "--no-plots"])
     assert code == 0, err
     notes = [line for line in err.splitlines() if line.startswith("backprop: note:")]
     assert notes == [f"backprop: note: {tmp_path / 'shapes'} is not the official Fashion-MNIST: "
@@ -76,7 +66,7 @@ def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_p
     assert not (out / "confusion.png").exists()  # --no-plots
 
     # evaluate finds the data set in history.json: test loss and accuracy as recorded
-    code, report, err = run(capsys, ["evaluate", str(out)])
+    code, report, err = run_cli(capsys, ["evaluate", str(out)])
     assert code == 0, err
     record = history["epochs"][-1]
     first = report.splitlines()[0]
@@ -96,7 +86,7 @@ def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_p
     drawn, save = [], plots.save_figure
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or save(fig, path))
     for figure in ("curves", "confusion", "samples"):
-        code, said, err = run(capsys, ["plot", figure, str(out)])
+        code, said, err = run_cli(capsys, ["plot", figure, str(out)])
         assert code == 0, err
         assert said == f"wrote {out / (figure + '.png')}\n"
         pixels = matplotlib.image.imread(out / f"{figure}.png")
@@ -104,22 +94,22 @@ def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_p
     assert drawn[0]._suptitle.get_text().startswith("16-8-3 relu")   # the run's sizes
     labels = [t.get_text() for t in drawn[1].axes[0].get_xticklabels()]
     assert labels == ["circle", "square", "star"]                   # the run's class names
-    code, said, err = run(capsys, ["plot", "confusion", str(out), str(tmp_path / "c.png")])
+    code, said, err = run_cli(capsys, ["plot", "confusion", str(out), str(tmp_path / "c.png")])
     assert code == 0 and (tmp_path / "c.png").is_file(), err
 
     # the recorded folder is gone: the message says where the folder came from
     for path in (tmp_path / "shapes").iterdir():
         path.unlink()
-    code, _, err = run(capsys, ["evaluate", str(out)])
-    line = one_line_error(code, err)
+    code, _, err = run_cli(capsys, ["evaluate", str(out)])
+    line = assert_one_line_error(code, err)
     assert f"{tmp_path / 'shapes'} (the data folder of {out}'s history.json) lacks" in line
 
 
 def test_another_data_set_without_class_names_is_numbered(tmp_path, capsys):
     write_set(tmp_path / "digits", classes=("a", "b"), names_file=False)
-    code, _, err = run(capsys, ["train", "--data", str(tmp_path / "digits"), "--epochs", "1",
-                                "--hidden", "4", "--out", str(tmp_path / "run"), "--quiet",
-                                "--no-plots"])
+    code, _, err = run_cli(capsys, ["train", "--data", str(tmp_path / "digits"), "--epochs", "1",
+                                    "--hidden", "4", "--out", str(tmp_path / "run"), "--quiet",
+                                    "--no-plots"])
     assert code == 0, err
     assert "(2 classes, numbered)" in err
     history = json.loads((tmp_path / "run" / "history.json").read_text())
@@ -140,9 +130,9 @@ def test_another_data_set_is_checked_for_structure(damage, says, tmp_path, capsy
     folder = tmp_path / "shapes"
     write_set(folder)
     damage(folder)
-    code, _, err = run(capsys, ["train", "--data", str(folder), "--epochs", "1", "--quiet",
-                                "--no-plots", "--out", str(tmp_path / "run")])
-    line = one_line_error(code, err)
+    code, _, err = run_cli(capsys, ["train", "--data", str(folder), "--epochs", "1", "--quiet",
+                                    "--no-plots", "--out", str(tmp_path / "run")])
+    line = assert_one_line_error(code, err)
     assert says.format(d=folder) in line, line
 
 
@@ -154,8 +144,8 @@ def test_fashion_mnist_files_are_still_verified(tmp_path, capsys, monkeypatch):
                        names_file=False)
     monkeypatch.setattr(fm, "SHA256", {key: hashlib.sha256((folder / name).read_bytes())
                                        .hexdigest() for key, name in fm.FILES.items()})
-    code, _, err = run(capsys, ["train", "--data", str(folder), "--epochs", "1", "--hidden",
-                                "4", "--quiet", "--no-plots", "--out", str(tmp_path / "run")])
+    code, _, err = run_cli(capsys, ["train", "--data", str(folder), "--epochs", "1", "--hidden",
+                                    "4", "--quiet", "--no-plots", "--out", str(tmp_path / "run")])
     assert code == 0 and "note" not in err, err
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["data"]["verified"] and history["data"]["class_names"][-1] == "Ankle boot"
@@ -163,9 +153,9 @@ def test_fashion_mnist_files_are_still_verified(tmp_path, capsys, monkeypatch):
     labels = arrays["t10k-labels"].copy()
     labels[0] = (labels[0] + 1) % 10                      # one changed label
     write_idx(folder / fm.FILES["t10k-labels"], labels)
-    code, _, err = run(capsys, ["train", "--data", str(folder), "--epochs", "1", "--quiet",
-                                "--no-plots", "--out", str(tmp_path / "run2")])
-    line = one_line_error(code, err)
+    code, _, err = run_cli(capsys, ["train", "--data", str(folder), "--epochs", "1", "--quiet",
+                                    "--no-plots", "--out", str(tmp_path / "run2")])
+    line = assert_one_line_error(code, err)
     assert "t10k-labels-idx1-ubyte: not the official Fashion-MNIST" in line
     assert "to repair" in line
 
@@ -184,27 +174,28 @@ def test_messages_name_the_option_given(tmp_path, capsys, monkeypatch):
                          (["plot", "samples", str(tmp_path / "run"), "--data", str(missing)],
                           "--data"),
                          (["data", "--root", str(missing)], "--root")]:
-        code, _, err = run(capsys, argv)
-        line = one_line_error(code, err)
+        code, _, err = run_cli(capsys, argv)
+        line = assert_one_line_error(code, err)
         assert f"{missing} ({option}): no such folder" in line, line
     monkeypatch.setenv("BACKPROP_DATA", str(missing))
-    code, _, err = run(capsys, ["data"])
-    assert f"{missing} ($BACKPROP_DATA): no such folder" in one_line_error(code, err)
+    code, _, err = run_cli(capsys, ["data"])
+    assert f"{missing} ($BACKPROP_DATA): no such folder" in assert_one_line_error(code, err)
 
 
 def test_quiet_prints_only_the_result_line(tmp_path, capsys):
     write_set(tmp_path / "shapes")
-    code, printed, err = run(capsys, ["train", "--data", str(tmp_path / "shapes"), "--epochs",
-                                      "2", "--hidden", "8", "--out", str(tmp_path / "run"),
-                                      "--quiet", "--no-plots"])
+    code, printed, err = run_cli(capsys, ["train", "--data", str(tmp_path / "shapes"), "--epochs",
+                                          "2", "--hidden", "8", "--out", str(tmp_path / "run"),
+                                          "--quiet", "--no-plots"])
     assert code == 0, err
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert printed.splitlines() == [
         f"done: best test accuracy {history['best_test_accuracy']:.4f} (epoch "
         f"{history['best_epoch']}), final {history['final_test_accuracy']:.4f}, 2 epochs in "
         f"{history['train_seconds']:.1f} s of training"]
-    code, _, err = run(capsys, ["plot", "curves", str(tmp_path)])
-    assert f"{tmp_path} holds no history.json; train first with" in one_line_error(code, err)
+    code, _, err = run_cli(capsys, ["plot", "curves", str(tmp_path)])
+    line = assert_one_line_error(code, err)
+    assert f"{tmp_path} holds no history.json; train first with" in line, line
 
 
 def test_an_error_inside_the_engine_is_shown_as_what_it_is(monkeypatch, capsys, cli_data):
@@ -216,6 +207,5 @@ def test_an_error_inside_the_engine_is_shown_as_what_it_is(monkeypatch, capsys, 
     with pytest.raises(np.linalg.LinAlgError):
         main(["train", "--epochs", "1", "--hidden", "4", "--quiet", "--no-plots"])
     monkeypatch.undo()
-    assert main(["evaluate", "no-such-run"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("backprop: error") and err.count("\n") == 1
+    code, _, err = run_cli(capsys, ["evaluate", "no-such-run"])
+    assert_one_line_error(code, err)

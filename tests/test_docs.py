@@ -91,7 +91,9 @@ def test_the_walkthrough_and_readme_have_python_blocks():
     assert ROOT / "README.md" in DOCS_WITH_CODE
 
 
-@pytest.mark.parametrize("doc", DOCS_WITH_CODE, ids=_rel)
+@pytest.mark.parametrize("doc", [
+    pytest.param(doc, marks=pytest.mark.slow) if doc.name == "walkthrough.md" else doc
+    for doc in DOCS_WITH_CODE], ids=_rel)  # the walkthrough trains an epoch of the real data
 def test_python_blocks_run_and_print_what_the_doc_shows(doc, tmp_path, monkeypatch):
     blocks = python_blocks(doc.read_text())
     monkeypatch.chdir(tmp_path)

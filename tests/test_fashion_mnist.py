@@ -1,4 +1,5 @@
-"""Fashion-MNIST: the real files, the search order, checksums, downloads, `backprop data`.
+"""Fashion-MNIST: the real files, the search order, checksums, downloads (from an HTTPS
+address), `backprop data`, and the bounds its file sizes set on another data set's files.
 
 Everything but the real-data tests runs on small synthetic idx files in tmp_path, with
 every search location (BACKPROP_DATA, XDG_CACHE_HOME, the Debian folder) redirected, and
@@ -13,15 +14,22 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import urllib.error
+import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from backprop import cli
-from backprop.data import CLASS_NAMES, fetch, load_fashion_mnist, locate, write_idx
+from backprop.data import (CLASS_NAMES, fetch, load_fashion_mnist, load_idx_folder, locate,
+                           write_idx)
 from backprop.data import fashion_mnist as fm
+from tiny_runs import assert_one_line_error, run_cli
 
+ROOT = Path(__file__).resolve().parent.parent
 REAL = Path(fm.SYSTEM_DIR)  # read before any test replaces it
 needs_real = pytest.mark.skipif(
     not all(any((REAL / (n + s)).is_file() for s in ("", ".gz")) for n in fm.FILES.values()),
@@ -225,12 +233,11 @@ def test_cli_named_data_folder_that_lacks_files(places, tmp_path, capsys, monkey
             (["data"], "($BACKPROP_DATA): no such folder"),
             (["train", "--data", str(places["root"]), "--out", str(run), "--epochs", "1",
               "--quiet", "--no-plots", "--backend", "numpy"], "lacks all 4 files")]:
-        assert cli.main(argv) == 2, argv
-        captured = capsys.readouterr()
-        lines = captured.err.strip().splitlines()
-        assert captured.out == "" and len(lines) == 1, argv
-        assert lines[0].startswith("backprop: error: Fashion-MNIST not found: ")
-        assert expected in lines[0]
+        code, out, err = run_cli(capsys, argv)
+        line = assert_one_line_error(code, err)
+        assert out == "", argv
+        assert line.startswith("backprop: error: Fashion-MNIST not found: "), line
+        assert expected in line, line
     assert not run.exists() or not any(run.iterdir())
 
 
@@ -270,12 +277,11 @@ def test_wrong_shapes_are_refused_even_without_verify(places):
 
 
 def test_cli_data_not_found_is_one_line_on_stderr(places, capsys):
-    assert cli.main(["data"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("backprop: error: Fashion-MNIST not found")
-    assert "backprop data fetch" in lines[0]
+    code, out, err = run_cli(capsys, ["data"])
+    line = assert_one_line_error(code, err)
+    assert out == ""
+    assert line.startswith("backprop: error: Fashion-MNIST not found"), line
+    assert "backprop data fetch" in line
 
 
 def test_cli_data_reports_a_bad_file(places, capsys):
@@ -438,6 +444,7 @@ class SlowHandler(http.server.SimpleHTTPRequestHandler):
         self.close_connection = True
 
 
+@pytest.mark.slow  # a subprocess signalled
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130),
                                             (signal.SIGTERM, -signal.SIGTERM)])
 def test_fetch_stopped_by_a_signal_leaves_no_partial_file(places, serve, tmp_path,
@@ -475,16 +482,17 @@ def test_fetch_restores_the_sigterm_handler(places, serve, tmp_path):
 def test_fetch_into_a_file_says_it_is_not_a_folder(places, serve, tmp_path, capsys):
     server = serve(tmp_path)
     (tmp_path / "a-file").write_text("keep me")
-    assert cli.main(["data", "fetch", "--url", server.url, "--dest",
-                     str(tmp_path / "a-file")]) == 2
-    err = capsys.readouterr().err
-    assert err == f"backprop: error: destination {tmp_path / 'a-file'} is not a folder\n"
+    code, _, err = run_cli(capsys, ["data", "fetch", "--url", server.url, "--dest",
+                                    tmp_path / "a-file"])
+    line = assert_one_line_error(code, err)
+    assert line == f"backprop: error: destination {tmp_path / 'a-file'} is not a folder"
     with pytest.raises(NotADirectoryError, match=f"cannot make the destination folder "
                                                  f".*: {tmp_path / 'a-file'} is not a folder"):
         fetch(tmp_path / "a-file" / "sub", base_url=server.url, progress=False)
     assert (tmp_path / "a-file").read_text() == "keep me" and server.requests == []
 
 
+@pytest.mark.slow  # the real files decompressed
 @needs_real
 def test_a_verified_load_unpacks_raw_copies_into_the_cache(tmp_path, monkeypatch):
     """The first load from the Debian .gz files writes raw, verified copies to the user
@@ -548,6 +556,7 @@ def test_fetch_stops_a_server_that_never_stops_sending(places, serve, tmp_path):
     assert sent and sent[0] < fm.max_download("train-images") + (16 << 20), sent
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_at_its_header(places, serve, tmp_path):
     """A 460 kB .gz whose header claims 60000 x 28 x 280 images (470 MB) is refused
     before it is decompressed: the official shape is known."""
@@ -590,3 +599,86 @@ def test_the_official_files_are_read_with_their_known_shapes(places):
     arrays, _ = write_fake(places["root"])  # 12 images: not the official shape
     with pytest.raises(ValueError, match=r"expected \(60000, 28, 28\)"):
         fm.read_verified(places["root"] / "train-images-idx3-ubyte.gz", "train-images")
+
+
+# ------------------------- another data set in the layout: bounded by Fashion-MNIST's sizes
+
+def _gzip_bomb(path, header_dims, data_bytes):
+    """A .gz idx of ubyte with the given dims and ``data_bytes`` zero bytes, streamed
+    through zlib (about 1 kB per MB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(bytes([0, 0, 8, len(header_dims)]) +
+                             b"".join(d.to_bytes(4, "big") for d in header_dims))]
+    chunk = bytes(1 << 20)
+    for _ in range(data_bytes >> 20):
+        parts.append(packer.compress(chunk))
+    parts.append(packer.compress(bytes(data_bytes & ((1 << 20) - 1))) + packer.flush())
+    path.write_bytes(b"".join(parts))
+
+
+def _small_folder(folder):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28),
+                                                               dtype=np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", rng.integers(0, 256, (10, 28, 28),
+                                                              dtype=np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    return folder
+
+
+def test_a_gzip_bomb_in_a_data_folder_is_refused_at_its_header(tmp_path, capsys):
+    """A 150 kB train-labels .gz whose header claims 100 MB and that expands to 150 MB:
+    only the generic 1 GiB bound held it."""
+    folder = _small_folder(tmp_path / "data")
+    (folder / "train-labels-idx1-ubyte").unlink()
+    bomb = folder / "train-labels-idx1-ubyte.gz"
+    _gzip_bomb(bomb, (100_000_000,), 150_000_000)
+    assert bomb.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as info:
+            load_idx_folder(folder, "--data")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # the 100 MB were never allocated nor decompressed
+    message = str(info.value)
+    assert message.startswith(f"{bomb}: the header says shape (100000000,) of uint8, "
+                              f"100000000 data bytes, more than the 60000 of Fashion-MNIST's "
+                              f"train-labels-idx1-ubyte"), message
+    code, _, err = run_cli(capsys, ["train", "--data", folder, "--out", tmp_path / "R"])
+    assert str(bomb) in assert_one_line_error(code, err)
+    assert not (tmp_path / "R").exists()
+
+
+def test_data_folder_files_are_bounded_by_the_fashion_mnist_sizes(tmp_path):
+    folder = _small_folder(tmp_path / "data")
+    write_idx(folder / "train-labels-idx1-ubyte", np.zeros(60001, np.uint8))
+    with pytest.raises(ValueError, match="more than the 60000 of Fashion-MNIST's "
+                                         "train-labels-idx1-ubyte"):
+        load_idx_folder(folder, "--data")
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(20, dtype=np.uint8) % 10)
+    assert load_idx_folder(folder, "--data").train[1].shape == (20,)
+    for key, shape in fm.SHAPES.items():  # the bounds are the official files' data bytes
+        assert fm.DATA_BYTES[key] == int(np.prod(shape)) == fm.RAW_SIZES[key] - 4 - 4 * len(shape)
+
+
+# ------------------------------------------------------------ the download address is HTTPS
+
+def test_the_default_download_address_is_https_and_fetch_uses_it(tmp_path, monkeypatch,
+                                                                capsys):
+    assert fm.DEFAULT_URL.startswith("https://"), fm.DEFAULT_URL
+    asked = []
+
+    def urlopen(url, timeout=None):
+        asked.append(url)
+        raise urllib.error.URLError("no network in the tests")
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    code, _, err = run_cli(capsys, ["data", "fetch", "--dest", tmp_path / "d", "--quiet"])
+    line = assert_one_line_error(code, err)
+    assert asked == [fm.DEFAULT_URL + "train-images-idx3-ubyte.gz"]
+    assert f"cannot download {asked[0]}: no network in the tests" in line, line
+    for doc in ("README.md", "docs/reliability.md"):  # the docs say which address, and why
+        assert fm.DEFAULT_URL in (ROOT / doc).read_text(), doc

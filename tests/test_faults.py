@@ -222,6 +222,7 @@ def leftovers(out):
     return {p.name for p in out.iterdir()} - RUN_FILES
 
 
+@pytest.mark.slow  # subprocesses killed
 @needs_data
 def test_sigkill_at_random_moments_never_tears_the_checkpoint_and_resume_is_exact(
         small_dir, tmp_path):
@@ -287,6 +288,7 @@ def test_sigkill_at_random_moments_never_tears_the_checkpoint_and_resume_is_exac
     print(f"history.json kept the records of epochs {sorted(records)}")
 
 
+@pytest.mark.slow  # subprocesses killed
 @needs_data
 def test_sigkill_between_checkpoint_and_history_loses_no_epoch_record(small_dir, tmp_path):
     script = tmp_path / "child.py"
@@ -322,6 +324,7 @@ sys.exit(main(["train", "--hidden", "32", "--epochs", "1000", "--out", out_dir, 
 '''
 
 
+@pytest.mark.slow  # a subprocess signalled
 @needs_data
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_and_sigterm_stop_with_a_checkpoint_and_resume_continues(
@@ -338,10 +341,7 @@ def test_sigint_and_sigterm_stop_with_a_checkpoint_and_resume_continues(
     child.proc.send_signal(signum)
     code, err = child.finish()
     name = signal.Signals(signum).name
-    assert code == 128 + signum, (code, err)  # 130, 143
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    line = lines[0]
+    line = assert_one_line_error(code, err, codes=(128 + signum,))  # 130, 143
     assert line.startswith(f"backprop: {name}: stopped at epoch ")
     assert f"resume with: backprop train --out {out} --resume" in line
     epoch, step = (int(s) for s in
@@ -648,7 +648,7 @@ def test_force_removes_the_old_runs_files_before_the_new_run(good_run, cli_data,
 @needs_data
 def test_a_folder_with_only_a_model_and_history_is_a_run_too(good_run, cli_data, tmp_path,
                                                              capsys):
-    """Not one that --resume can continue: see tests/test_audit_files.py."""
+    """Not one that --resume can continue: see tests/test_run_files.py."""
     shutil.copytree(good_run, tmp_path / "run")
     (tmp_path / "run" / "checkpoint.npz").unlink()
     code, _, err = run_cli(capsys, ["train", "--out", str(tmp_path / "run"), "--quiet"])
@@ -713,6 +713,7 @@ def test_fit_says_when_a_batch_is_larger_than_the_training_set(cli_data):
 
 # ========================================================================= determinism
 
+@pytest.mark.slow  # 50 steps on the real data, twice
 @needs_data
 def test_same_seed_gives_bit_identical_weights_after_50_steps(backend, fashion):
     """The reference net, 50 Adam steps on real batches, twice in one process."""

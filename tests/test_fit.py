@@ -189,7 +189,7 @@ def test_a_diverging_fit_names_the_epoch_step_and_place():
 
 
 def test_the_cli_training_run_is_bp_fit(monkeypatch):
-    """train.fit runs fit.Loop: its weights and records equal bp.fit's on the same data."""
+    """train.run_training runs loop.Loop: its weights and records equal bp.fit's on the same data."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (60, 3, 3), dtype=np.uint8)
     y = (x.reshape(60, -1).mean(axis=1) > 127).astype(np.int64)

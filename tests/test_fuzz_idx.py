@@ -200,6 +200,7 @@ def structured_files(draw):
     return content
 
 
+@pytest.mark.slow  # fuzzing
 def test_read_idx_on_structured_files(spy, scratch):
     outcomes = Counter()
 
@@ -219,6 +220,7 @@ def test_read_idx_on_structured_files(spy, scratch):
             assert outcomes[form, outcome] >= 20, outcomes
 
 
+@pytest.mark.slow  # fuzzing
 def test_read_idx_on_arbitrary_bytes(spy, scratch):
     outcomes = Counter()
     prefixes = [b"", b"", b"\x1f\x8b", b"\x1f\x8b\x08\x00", b"\x00\x00", b"\x00\x00\x08",
@@ -296,6 +298,7 @@ def real_sources(folder):
     return sources
 
 
+@pytest.mark.slow  # fuzzing
 @pytest.mark.parametrize("which", [pytest.param("real", marks=needs_data), "synthetic"])
 def test_mutants_of_idx_files(which, spy, scratch):
     folder = scratch / which

@@ -14,6 +14,7 @@ import backprop as bp
 from backprop.gradient_check import (OUTPUT_ACTIVATIONS, check_layer, check_model,
                                      check_problem, compare, keep_away_from_kinks,
                                      three_way_check)
+from tiny_runs import assert_one_line_error, run_cli
 
 BOUND = 1e-6
 H = 1e-6
@@ -155,21 +156,17 @@ def test_cli_gradcheck_prints_the_table_and_fails_above_the_bound(capsys, monkey
 def test_a_probability_loss_after_an_output_that_is_no_probability_is_refused(
         loss_name, output, capsys):
     """Clipping would make the numeric check disagree with a correct delta rule."""
-    from backprop.cli import main
     with pytest.raises(ValueError, match=f"loss {loss_name} takes probabilities in \\(0, 1\\)"):
         check_problem(loss=loss_name, output=output)
-    assert main(["gradcheck", "--loss", loss_name, "--output", output]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"must be sigmoid or softmax, not {output}" in err
+    code, _, err = run_cli(capsys, ["gradcheck", "--loss", loss_name, "--output", output])
+    assert f"must be sigmoid or softmax, not {output}" in assert_one_line_error(code, err)
     check_problem(loss=loss_name, output="softmax")  # a probability output is fine
 
 
 def test_cli_gradcheck_seed_must_be_a_whole_number_at_least_0(capsys):
-    from backprop.cli import main
-    with pytest.raises(SystemExit) as stop:
-        main(["gradcheck", "--seed", "-1"])
-    assert stop.value.code == 2
-    assert "argument --seed: expected a number >= 0, got -1" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, ["gradcheck", "--seed", "-1"])
+    line = assert_one_line_error(code, err)
+    assert "argument --seed: expected a number >= 0, got -1" in line, line
 
 
 # ------------------------------------------------ any function; the elementwise verdict; words

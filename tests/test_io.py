@@ -10,7 +10,7 @@ import pytest
 
 from backprop import io as bio
 from backprop import train
-from backprop.cli import main
+from tiny_runs import assert_one_line_error, run_cli
 
 
 def names(folder):
@@ -188,6 +188,7 @@ with io.lock_run_folder(sys.argv[1]):
 '''
 
 
+@pytest.mark.slow  # a subprocess killed
 def test_a_lock_held_by_a_killed_process_does_not_block_the_next(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", LOCK_CHILD, str(tmp_path)],
                              stdout=subprocess.PIPE, text=True)
@@ -223,12 +224,11 @@ def test_cli_train_into_a_folder_in_use_is_one_line_exit_2(tmp_path, monkeypatch
     out = tmp_path / "S"
     out.mkdir()
     with bio.lock_run_folder(out):
-        code = main(["train", "--out", str(out), "--epochs", "1", "--hidden", "4",
-                     "--quiet", "--no-plots"])
-    captured = capsys.readouterr()
-    assert code == 2 and captured.out == ""
-    assert captured.err.count("\n") == 1
-    assert captured.err.startswith(f"backprop: error: {out} is in use by another process")
+        code, printed, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1",
+                                              "--hidden", "4", "--quiet", "--no-plots"])
+    line = assert_one_line_error(code, err)
+    assert printed == ""
+    assert line.startswith(f"backprop: error: {out} is in use by another process"), line
 
 
 # ------------------------------------------------------------------ signals
@@ -255,6 +255,7 @@ with io.sigterm_cleans_up():
 '''
 
 
+@pytest.mark.slow  # a subprocess signalled
 def test_sigterm_during_an_atomic_write_removes_the_temporary_and_ends_as_sigterm(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", SIGTERM_CHILD, str(tmp_path / "f")],
                              stdout=subprocess.PIPE, text=True)

@@ -279,6 +279,7 @@ def test_decaying_optimizer_state_is_flushed_instead_of_going_subnormal(dtype, b
         assert np.all(w == 0), type(opt).__name__
 
 
+@pytest.mark.slow  # subprocesses
 def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
     """cache=True (``_policy.py``): the first process writes numba's cache, the second
     loads the kernel from it instead of compiling."""

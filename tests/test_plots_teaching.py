@@ -194,6 +194,7 @@ def test_samples_grid_says_what_it_shows(tmp_path, drawn):
         drawn[0]._suptitle.get_text()
 
 
+@pytest.mark.slow
 def test_docs_figures_are_full_colour_and_high_resolution(tmp_path):
     paths = plots.docs_figures(tmp_path, dpi=120)
     assert [p.name for p in paths] == ["activations.png", "himmelblau.png", "network_321.png",

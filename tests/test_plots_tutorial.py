@@ -10,6 +10,7 @@ from matplotlib.image import imread
 from backprop import plots
 from backprop.cli import main
 from backprop.functions import HIMMELBLAU_MINIMA, gradient_descent
+from tiny_runs import assert_one_line_error, run_cli
 
 LOG_LINE = re.compile(r"^step (\d+): x = \[(\S+), (\S+)\], f\(x\) = (\S+)$")
 TAB_RED = (0.839, 0.153, 0.157)
@@ -67,6 +68,7 @@ def test_himmelblau_all_finds_the_four_minima(capsys):
         assert line.endswith(f"-> at minimum {k + 1} of 4 ({mx:.6f}, {my:.6f})")
 
 
+@pytest.mark.slow
 def test_himmelblau_plot_draws_the_surface_path_and_minima(tmp_path, capsys):
     target = tmp_path / "himmelblau.png"
     assert main(["himmelblau", "--plot", str(target)]) == 0
@@ -78,6 +80,7 @@ def test_himmelblau_plot_draws_the_surface_path_and_minima(tmp_path, capsys):
     assert pixels_near(empty, TAB_RED) == 0
 
 
+@pytest.mark.slow
 def test_plot_himmelblau_takes_several_paths(tmp_path):
     paths = [gradient_descent(s, steps=50).path for s in [(1, 0), (-4, 0)]]
     out = plots.plot_himmelblau(tmp_path / "two.png", paths, labels=["a", "b"])
@@ -87,6 +90,7 @@ def test_plot_himmelblau_takes_several_paths(tmp_path):
         plots.plot_himmelblau(tmp_path / "bad.png", [np.zeros((3, 3))])
 
 
+@pytest.mark.slow
 def test_plot_activations_writes_the_default_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "activations"]) == 0
@@ -97,6 +101,7 @@ def test_plot_activations_writes_the_default_file(tmp_path, monkeypatch, capsys)
         assert pixels_near(rgb, color) > 200
 
 
+@pytest.mark.slow
 def test_plot_activations_to_a_named_file(tmp_path, capsys):
     target = tmp_path / "a.png"
     assert main(["plot", "activations", str(target)]) == 0
@@ -104,6 +109,7 @@ def test_plot_activations_to_a_named_file(tmp_path, capsys):
     read_png(target)
 
 
+@pytest.mark.slow
 def test_a_figure_name_without_a_suffix_gets_png_and_says_so(tmp_path, capsys):
     assert main(["plot", "activations", str(tmp_path / "curves")]) == 0
     assert capsys.readouterr().out == f"wrote {tmp_path / 'curves.png'}\n"
@@ -129,21 +135,19 @@ def test_a_figure_name_without_a_suffix_gets_png_and_says_so(tmp_path, capsys):
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("backprop: error: ") and message in err
-    assert "nan" not in err.split(message)[0]
+    code, _, err = run_cli(capsys, argv)
+    line = assert_one_line_error(code, err)
+    assert line.startswith("backprop: error: ") and message in line, line
+    assert "nan" not in line.split(message)[0]
     assert not list(tmp_path.iterdir())                      # nothing written
 
 
 def test_plot_needs_a_figure_name(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["plot"])
-    assert exit_info.value.code == 2
-    assert "FIGURE" in capsys.readouterr().err
+    code, _, err = run_cli(capsys, ["plot"])
+    assert "FIGURE" in assert_one_line_error(code, err)
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_reader_that_stops_reading_is_no_error():
     """backprop himmelblau | head -1: when the pipe's reader has gone, the command stops
     quietly with status 0, as other command-line tools do, not with an error line."""

@@ -534,6 +534,7 @@ def _end_log_level_runs():
         run.communicate()
 
 
+@pytest.mark.slow  # subprocesses
 def test_tf_cpp_min_log_level_set_after_the_import_silences_nothing():
     """TensorFlow reads TF_CPP_MIN_LOG_LEVEL when its C++ library loads: set after
     ``import tensorflow`` it does nothing, set before it silences TensorFlow's own log

@@ -10,12 +10,14 @@ import pytest
 import backprop as bp
 from backprop import train
 from backprop.cli import main
+from tiny_runs import assert_one_line_error, run_cli
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),
                                 reason="apt-get install dataset-fashion-mnist")
 
 
+@pytest.mark.slow  # a whole epoch of the real data
 @needs_data
 def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
     config = train.TrainConfig(epochs=1)
@@ -104,13 +106,11 @@ def test_bad_configs_are_value_errors():
 # ------------------------------------------------------------------------------------ CLI
 
 
-def _one_line_error(capsys, argv, code=2, match=None):
-    assert main(argv) == code
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    if match:
-        assert match in err, err
-    return err
+def _one_line_error(capsys, argv, match):
+    """``backprop argv`` is one line on stderr, exit 2, that says ``match``."""
+    code, _, err = run_cli(capsys, argv)
+    line = assert_one_line_error(code, err)
+    assert match in line, line
 
 
 def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
@@ -119,11 +119,7 @@ def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
                         (["train", "--hidden", "256,x"], "comma-separated layer sizes"),
                         (["train", "--optimizer", "lbfgs"], "invalid choice"),
                         (["train", "--loss", "hinge"], "invalid choice")]:
-        with pytest.raises(SystemExit) as stop:
-            main(argv)
-        assert stop.value.code == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and match in err, err
+        _one_line_error(capsys, argv, match)
     _one_line_error(capsys, ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")],
                     match="no such folder")
     blocker = tmp_path / "file"
@@ -134,6 +130,7 @@ def test_cli_rejects_bad_arguments_in_one_line(capsys, tmp_path):
     _one_line_error(capsys, ["evaluate", str(tmp_path)], match="holds no model.npz")
 
 
+@pytest.mark.slow  # two epochs of the real data
 @needs_data
 def test_cli_train_resume_and_evaluate(capsys, tmp_path, monkeypatch):
     out = str(tmp_path / "run")
@@ -179,12 +176,11 @@ def test_nan_in_the_weights_after_a_good_epoch_keeps_that_epochs_checkpoint(smal
 @needs_data
 def test_cli_diverging_run_exits_3_with_one_line(capsys, tmp_path):
     """Plain SGD with eta = 1e30 really diverges (the loss turns NaN within a few steps)."""
-    code = main(["train", "--optimizer", "sgd", "--lr", "1e30", "--hidden", "32",
-                 "--epochs", "1", "--quiet", "--no-plots", "--out", str(tmp_path / "run")])
-    assert code == 3
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "training diverged at epoch 1, step" in err, err
-    assert "try a smaller learning rate" in err
+    code, _, err = run_cli(capsys, ["train", "--optimizer", "sgd", "--lr", "1e30", "--hidden",
+                                    "32", "--epochs", "1", "--quiet", "--no-plots", "--out",
+                                    tmp_path / "run"])
+    line = assert_one_line_error(code, err, codes=(3,))
+    assert "training diverged at epoch 1, step" in line and "try a smaller learning rate" in line
 
 
 def test_fit_refuses_labels_beyond_its_classes(small):
