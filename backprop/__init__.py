@@ -7,29 +7,38 @@
     model.backward(loss.backward())
     bp.Adam(model.params).step(model.grads)
     history = bp.fit(model, x, y, loss="ce", optimizer="adam", epochs=5)   # the same steps
+
+The package is three rings; imports run one way, app -> core and tf -> core:
+
+- ``backprop.core``: the derivation as code, what a learner reads (activations, layers,
+  losses, Sequential, optimizers, the training loop, batches, the gradient check, the
+  kernels). It imports nothing from the other two.
+- ``backprop.app``: what the ``backprop`` command adds (the training run and its folder,
+  the model file, safe file handling, the data sets, the figures).
+- ``backprop.tf``: the tutorial's TensorFlow side (``import backprop.tf as tf``): a
+  reverse-mode tape (``backprop.tf.autodiff``), its activations and losses
+  (``backprop.tf.nn``), and the Himmelblau function.
+
+The names below are the library's; the tape's operations keep their own name
+(``backprop.tf``), beside the three that start a tape: GradientTape, Variable, constant.
 """
 __version__ = "0.1.0"
 
-from .kernels import backend_name, set_backend, use_backend  # noqa: E402,F401
-
-from . import kernels  # noqa: E402,F401
-from .activations import (ACTIVATIONS, Activation, Identity, LeakyReLU,  # noqa: E402,F401
-                          ReLU, Sigmoid, Softmax, Tanh, get_activation)
-from .layers import LAYERS, Dense, InputWarning, Layer  # noqa: E402,F401
-from .losses import (LOSSES, MSE, BinaryCrossEntropy, CategoricalCrossEntropy,  # noqa: E402,F401
-                     SoftmaxCrossEntropy, get_loss, sigmoid_mse_delta, softmax_xent_delta)
-from .model import Sequential  # noqa: E402,F401
-from .model_file import load_model, save_model  # noqa: E402,F401
-from .optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam, KerasRMSProp,  # noqa: E402,F401
-                    RMSProp, get_optimizer)
-from .gradient_check import (GradcheckReport, ThreeWayReport, gradcheck,  # noqa: E402,F401
-                             three_way_check)
-from .loop import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
-from . import data  # noqa: E402,F401
-from . import functions, nn  # noqa: E402,F401
-from .autodiff import (GradientTape, Tensor, Variable, cast, concat, constant,  # noqa: E402,F401
-                       convert_to_tensor, exp, float32, float64, linspace, log, matmul,
-                       maximum, minimum, norm, one_hot, ones, ones_like, random, reduce_max,
-                       reduce_mean, reduce_sum, reshape, sqrt, square, stack, stop_gradient,
-                       transpose, where, zeros, zeros_like)
-from .functions import HIMMELBLAU_MINIMA, himmelblau  # noqa: E402,F401
+from .core import kernels  # noqa: E402,F401
+from .core.kernels import backend_name, set_backend, set_threads, use_backend  # noqa: E402,F401
+from .core.activations import (ACTIVATIONS, Activation, Identity, LeakyReLU,  # noqa: E402,F401
+                               ReLU, Sigmoid, Softmax, Tanh, get_activation)
+from .core.layers import LAYERS, Dense, InputWarning, Layer  # noqa: E402,F401
+from .core.losses import (LOSSES, MSE, BinaryCrossEntropy,  # noqa: E402,F401
+                          CategoricalCrossEntropy, SoftmaxCrossEntropy, get_loss,
+                          sigmoid_mse_delta, softmax_xent_delta)
+from .core.model import Sequential  # noqa: E402,F401
+from .core.optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam,  # noqa: E402,F401
+                         KerasRMSProp, RMSProp, get_optimizer)
+from .core.gradient_check import (GradcheckReport, ThreeWayReport,  # noqa: E402,F401
+                                  gradcheck, three_way_check)
+from .core.loop import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
+from .app import data  # noqa: E402,F401
+from .app.model_file import load_model, save_model  # noqa: E402,F401
+from .tf.autodiff import GradientTape, Variable, constant  # noqa: E402,F401
+from .tf.functions import HIMMELBLAU_MINIMA, himmelblau  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """``python -m backprop``: the same as the ``backprop`` command."""
 import sys
 
-from .cli import main
+from .app.cli import main
+
 
 sys.exit(main())

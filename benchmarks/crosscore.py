@@ -3,7 +3,7 @@
     python -m benchmarks.crosscore [--blocks 7] [--calls 200]
 
 The training step alternates matrix products (BLAS, on every thread) with serial kernels
-(``backprop/kernels/_policy.py``). This times two kernels of the reference run's step
+(``backprop/core/kernels/_policy.py``). This times two kernels of the reference run's step
 right after the product they follow, with BLAS on 1 and on 2 threads:
 
     z = x W1, then the layer's kernel      z += b;  O = max(z, 0)        (100, 256)
@@ -71,8 +71,8 @@ class Pair:
 
 def pairs(seed=0):
     """The two pairs of the reference run: layer 1's forward and its weight update."""
-    from backprop import kernels
-    from backprop.optim import Adam
+    from backprop.core import kernels
+    from backprop.core.optim import Adam
     k = kernels.backend()
     rng = np.random.default_rng(seed)
     x = rng.random((100, 784), dtype=np.float32)

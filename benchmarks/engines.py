@@ -112,8 +112,9 @@ class Backprop(Engine):
 
     def setup(self, data):
         import backprop
-        from backprop import data as bp_data
-        from backprop import kernels, train
+        from backprop.app import data as bp_data
+        from backprop.core import kernels
+        from backprop.app import training_run as train
         (x_train, y_train), (self.x_test, self.y_test) = data
         self._train, self._kernels = train, kernels
         config = train.TrainConfig(epochs=1, batch_size=self.batch_size, lr=self.lr,

@@ -2,8 +2,8 @@
 
     python -m benchmarks.kernels [--repeats 101] [--out bench-results]
 
-backprop/kernels/jit.py (the ``numba`` backend: ``@njit(cache=True)``, compiled on the
-first call and kept in numba's cache) and backprop/kernels/reference.py (the ``numpy``
+backprop/core/kernels/jit.py (the ``numba`` backend: ``@njit(cache=True)``, compiled on the
+first call and kept in numba's cache) and backprop/core/kernels/reference.py (the ``numpy``
 backend) define the same functions with the same signatures. The kernels that one
 training step of the reference run calls (784-256-128-64-32-10, ReLU, softmax
 cross-entropy, Adam, batch 100, float32):
@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from backprop.optim import Adam
+from backprop.core.optim import Adam
 
 from . import report
 
@@ -115,7 +115,7 @@ VARIANTS = ("numba", "numpy")  # the two backends: backprop.kernels.jit and .ref
 
 def bench(repeats=101, min_time=0.002, seed=0, log=print):
     """Time every case in each variant; returns a list of result dicts."""
-    from backprop.kernels import jit, reference
+    from backprop.core.kernels import jit, reference
     modules = dict(zip(VARIANTS, (jit, reference)))
     rows = []
     for name, shape, make_args in cases(seed):

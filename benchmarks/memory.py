@@ -82,7 +82,7 @@ def main(argv=None):
             # this process runs one engine: make its backend the package's, so that
             # use_backend, restoring the backend before it, does not load the default
             # one (numba) and put numba's memory into the numpy engine's peak
-            from backprop import kernels
+            from backprop.core import kernels
             kernels.set_backend(engine.backend)
         engine.setup(data)
         with run.pin_threads(args.threads):

@@ -5,7 +5,7 @@
 
 Times, per epoch of the tutorial's network (784-256-128-64-32-10 ReLU, softmax
 cross-entropy, Adam, batch 100, float32, numba kernels), the phases of a training step
-as ``backprop.loop.train_step`` runs them: gathering the batch (``Batches``),
+as ``backprop.core.loop.train_step`` runs them: gathering the batch (``Batches``),
 ``model.forward``, ``loss.forward``, ``model.backward`` and ``optimizer.step``, each
 with ``time.perf_counter`` around the real call. An epoch of the GEMM floor
 (``flops.GemmFloor``: the same matrix products alone) runs after each epoch, so the table can say how much of the
@@ -50,7 +50,8 @@ def profile(epochs=3, threads=None, seed=0, samples=None, batch_size=BATCH):
     gives the steps.
     """
     import backprop
-    from backprop import kernels, train
+    from backprop.core import kernels
+    from backprop.app import training_run as train
 
     from .flops import GemmFloor
     kernels.set_threads(threads)
@@ -131,7 +132,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=positive, default=BATCH,
                         help=f"samples per step (default {BATCH})")
     args = parser.parse_args(argv)
-    from backprop import kernels
+    from backprop.core import kernels
     try:  # without --threads, $BACKPROP_THREADS or $OMP_NUM_THREADS, which may be anything
         threads = kernels.set_threads(args.threads)
     except ValueError as error:

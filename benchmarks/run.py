@@ -57,7 +57,7 @@ def load_data(kind="fashion-mnist", quick=False, seed=0):
         images = rng.integers(0, 256, (n_train + n_test, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, n_train + n_test).astype(np.uint8)
         return ((images[:n_train], labels[:n_train]), (images[n_train:], labels[n_train:]))
-    from backprop.data import load_fashion_mnist
+    from backprop.app.data import load_fashion_mnist
     (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     if quick:
         return ((x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]),

@@ -3,7 +3,7 @@
     python -m benchmarks.startup [--runs 5]
 
 Each run is a fresh Python process that calls the command's own entry point,
-``backprop.cli.main(["train", ...])``, with ``train.train_step`` wrapped so that the first
+``backprop.app.cli.main(["train", ...])``, with ``train.train_step`` wrapped so that the first
 step on a full batch of 100 prints the seconds since the process started (read from
 /proc, so interpreter start-up counts) and ends the process. The first run may unpack
 the data into the user cache and compile the kernels into numba's cache; the later ones
@@ -38,7 +38,7 @@ with open("/proc/self/stat") as f:
 with open("/proc/uptime") as f:
     uptime = float(f.read().split()[0])
 process_start = time.time() - (uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
-from backprop import train
+from backprop.app import training_run as train
 real_step = train.train_step
 
 def first_step(model, loss, optimizer, x, y):
@@ -48,7 +48,7 @@ def first_step(model, loss, optimizer, x, y):
     os._exit(0)
 
 train.train_step = first_step
-from backprop.cli import main
+from backprop.app.cli import main
 sys.exit(main(["train", "--epochs", "1", "--quiet", "--no-plots", "--force", "--out",
                sys.argv[1]]))
 '''

@@ -24,7 +24,7 @@ import tempfile
 import pytest
 
 import backprop
-from backprop import kernels
+from backprop.core import kernels
 from tiny_runs import tiny
 
 FASHION = "/usr/share/datasets/fashion-mnist"

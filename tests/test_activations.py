@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradient_check import numeric_gradient, relative_error
+from backprop.core.gradient_check import numeric_gradient, relative_error
 
 ELEMENTWISE = [bp.Identity(), bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.LeakyReLU(0.2),
                bp.LeakyReLU(0.05)]

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import autodiff, nn
+from backprop.tf import autodiff as ad
+from backprop.tf import autodiff
+from backprop.tf.autodiff import nn
 
 H = 1e-6            # central-difference step
 BOUND = 1e-7        # relative error bound for smooth functions in float64
@@ -85,7 +87,7 @@ OPS = {
     "rpow": (lambda a: 2.0 ** a, [(3,)], ["any"]),
     "matmul 2d": (lambda a, b: a @ b, [(3, 4), (4, 2)], ["any", "any"]),
     "matmul batched broadcast": (lambda a, b: a @ b, [(2, 3, 4), (4, 2)], ["any", "any"]),
-    "matmul vector vector": (lambda a, b: bp.matmul(a, b), [(4,), (4,)], ["any", "any"]),
+    "matmul vector vector": (lambda a, b: ad.matmul(a, b), [(4,), (4,)], ["any", "any"]),
     "matmul matrix vector": (lambda a, b: a @ b, [(3, 4), (4,)], ["any", "any"]),
     "matmul vector matrix": (lambda a, b: a @ b, [(3,), (3, 2)], ["any", "any"]),
     "rmatmul numpy": (lambda b: A_FIXED @ b, [(3, 2)], ["any"]),
@@ -94,35 +96,35 @@ OPS = {
     "getitem repeated fancy": (lambda a: a[[0, 2, 0, 0]], [(3, 2)], ["any"]),
     "getitem bool mask": (lambda a: a[np.array([True, False, True])], [(3, 2)], ["any"]),
     "getitem ellipsis newaxis": (lambda a: a[..., None, 0], [(2, 3)], ["any"]),
-    "reduce_sum all": (lambda a: bp.reduce_sum(a), [(2, 3)], ["any"]),
-    "reduce_sum axes keepdims": (lambda a: bp.reduce_sum(a, axis=(0, 2), keepdims=True),
+    "reduce_sum all": (lambda a: ad.reduce_sum(a), [(2, 3)], ["any"]),
+    "reduce_sum axes keepdims": (lambda a: ad.reduce_sum(a, axis=(0, 2), keepdims=True),
                                  [(2, 3, 4)], ["any"]),
-    "reduce_mean axis": (lambda a: bp.reduce_mean(a, axis=-1), [(3, 4)], ["any"]),
-    "reduce_max axis": (lambda a: bp.reduce_max(a, axis=1), [(3, 4)], ["distinct"]),
+    "reduce_mean axis": (lambda a: ad.reduce_mean(a, axis=-1), [(3, 4)], ["any"]),
+    "reduce_max axis": (lambda a: ad.reduce_max(a, axis=1), [(3, 4)], ["distinct"]),
     "reduce_min": (lambda a: autodiff.reduce_min(a, axis=0), [(3, 4)], ["distinct"]),
     "expand_dims": (lambda a: autodiff.expand_dims(a, 1) * a[:, None, :], [(2, 3)], ["any"]),
     "squeeze": (lambda a: autodiff.squeeze(a, axis=1) ** 2, [(2, 1, 3)], ["any"]),
-    "exp": (bp.exp, [(3, 2)], ["any"]),
-    "log": (bp.log, [(3, 2)], ["pos"]),
+    "exp": (ad.exp, [(3, 2)], ["any"]),
+    "log": (ad.log, [(3, 2)], ["pos"]),
     "log1p": (autodiff.log1p, [(4,)], ["pos"]),
-    "sqrt": (bp.sqrt, [(4,)], ["pos"]),
-    "square": (bp.square, [(4,)], ["any"]),
+    "sqrt": (ad.sqrt, [(4,)], ["pos"]),
+    "square": (ad.square, [(4,)], ["any"]),
     "abs": (lambda a: abs(a), [(5,)], ["away"]),
-    "maximum": (bp.maximum, [(3, 4), (4,)], ["distinct", "distinct"]),
-    "minimum": (bp.minimum, [(3, 4), (3, 4)], ["distinct", "distinct"]),
-    "where": (lambda a, b: bp.where(np.array([True, False, True]), a, b), [(2, 3), (3,)],
+    "maximum": (ad.maximum, [(3, 4), (4,)], ["distinct", "distinct"]),
+    "minimum": (ad.minimum, [(3, 4), (3, 4)], ["distinct", "distinct"]),
+    "where": (lambda a, b: ad.where(np.array([True, False, True]), a, b), [(2, 3), (3,)],
               ["any", "any"]),
     "clip_by_value": (lambda a: autodiff.clip_by_value(a, -0.8, 0.8), [(8,)], ["away"]),
-    "reshape": (lambda a: bp.reshape(a, (3, -1)), [(2, 6)], ["any"]),
-    "transpose perm": (lambda a: bp.transpose(a, (2, 0, 1)), [(2, 3, 4)], ["any"]),
+    "reshape": (lambda a: ad.reshape(a, (3, -1)), [(2, 6)], ["any"]),
+    "transpose perm": (lambda a: ad.transpose(a, (2, 0, 1)), [(2, 3, 4)], ["any"]),
     "T": (lambda a: a.T, [(2, 3)], ["any"]),
     "broadcast_to": (lambda a: autodiff.broadcast_to(a, (4, 3)), [(3,)], ["any"]),
-    "stack axis 1": (lambda a, b: bp.stack([a, b, a], axis=1), [(2, 3), (2, 3)],
+    "stack axis 1": (lambda a, b: ad.stack([a, b, a], axis=1), [(2, 3), (2, 3)],
                      ["any", "any"]),
-    "concat": (lambda a, b: bp.concat([a, b], axis=-1), [(2, 3), (2, 2)], ["any", "any"]),
-    "norm": (bp.norm, [(3, 4)], ["any"]),
-    "norm axis": (lambda a: bp.norm(a, axis=1), [(3, 4)], ["any"]),
-    "norm 1": (lambda a: bp.norm(a, ord=1), [(5,)], ["away"]),
+    "concat": (lambda a, b: ad.concat([a, b], axis=-1), [(2, 3), (2, 2)], ["any", "any"]),
+    "norm": (ad.norm, [(3, 4)], ["any"]),
+    "norm axis": (lambda a: ad.norm(a, axis=1), [(3, 4)], ["any"]),
+    "norm 1": (lambda a: ad.norm(a, ord=1), [(5,)], ["away"]),
     "sigmoid": (nn.sigmoid, [(3, 4)], ["any"]),
     "tanh": (nn.tanh, [(3, 4)], ["any"]),
     "relu": (nn.relu, [(3, 4)], ["away"]),
@@ -156,12 +158,12 @@ def tape_and_numeric_gradients(fn, arrays, seed=0):
     W = np.random.default_rng(seed).normal(size=out.shape)   # a random upstream gradient
 
     def energy(*values):
-        return float(bp.reduce_sum(fn(*[bp.constant(v) for v in values]) * W))
+        return float(ad.reduce_sum(fn(*[bp.constant(v) for v in values]) * W))
 
     inputs = [bp.constant(a) for a in arrays]
     with bp.GradientTape() as tape:
         tape.watch(inputs)
-        E = bp.reduce_sum(fn(*inputs) * W)
+        E = ad.reduce_sum(fn(*inputs) * W)
     analytic = tape.gradient(E, inputs)
     numeric = []
     for i in range(len(arrays)):
@@ -209,7 +211,7 @@ def test_second_derivative_through_nested_tapes(name):
 
     def energy(inputs):
         out = fn(*inputs)
-        return bp.reduce_sum(W * out * out * out)
+        return ad.reduce_sum(W * out * out * out)
 
     def first_derivative(i, j, x_j):
         """dE/dx_i from one tape, as a function of input j."""
@@ -289,7 +291,7 @@ def test_persistent_tape_differentiates_its_own_gradient():
     x = bp.constant(np.float64(2.0))
     with bp.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        y = bp.exp(x) * x
+        y = ad.exp(x) * x
         dy = tape.gradient(y, x)
     d2y = tape.gradient(dy, x)
     assert float(dy) == pytest.approx(np.exp(2.0) * 3, rel=1e-14)     # e^x (x + 1)
@@ -328,7 +330,7 @@ def test_unconnected_gradients_zero():
     x, unused = bp.constant([1.0, 2.0]), bp.constant([5.0, 6.0])
     with bp.GradientTape() as tape:
         tape.watch([x, unused])
-        y = bp.reduce_sum(x * x)
+        y = ad.reduce_sum(x * x)
     gx, gu = tape.gradient(y, [x, unused], unconnected_gradients="zero")
     np.testing.assert_array_equal(gx.numpy(), [2.0, 4.0])
     np.testing.assert_array_equal(gu.numpy(), [0.0, 0.0])
@@ -401,7 +403,7 @@ def test_stop_recording_and_stop_gradient():
         tape.watch(x)
         with tape.stop_recording():
             hidden = x * x
-        y = x * bp.stop_gradient(x)
+        y = x * ad.stop_gradient(x)
     assert tape.gradient(hidden, x) is None
     assert float(tape.gradient(y, x)) == 3.0
 
@@ -412,7 +414,7 @@ def test_source_structure_is_preserved():
         tape.watch([a, b, c])
         y = a * b * c
     single = tape.gradient(y, a)
-    assert isinstance(single, bp.Tensor) and float(single) == 6.0
+    assert isinstance(single, ad.Tensor) and float(single) == 6.0
     nested = tape.gradient(y, [a, (b, [c])])
     assert isinstance(nested, list) and isinstance(nested[1], tuple)
     assert [float(nested[0]), float(nested[1][0]), float(nested[1][1][0])] == [6.0, 3.0, 2.0]
@@ -466,7 +468,7 @@ def test_softmax_jacobian_is_diag_p_minus_p_p_transpose():
 
 def test_jacobian_of_a_small_function_matches_central_differences():
     def f(x):
-        return bp.stack([x[0] * x[1], bp.exp(x[0]) - x[2] ** 2, x[1] / x[2]])
+        return ad.stack([x[0] * x[1], ad.exp(x[0]) - x[2] ** 2, x[1] / x[2]])
 
     x0 = np.array([0.3, -1.2, 0.8])
     x = bp.constant(x0)
@@ -512,22 +514,22 @@ def test_default_dtypes_follow_tensorflow():
 def test_mixing_tensor_dtypes_raises():
     with pytest.raises(TypeError, match="cast"):
         bp.constant(1.0) + bp.constant(np.float64(1.0))
-    assert (bp.cast(bp.constant(1.0), bp.float64) + bp.constant(np.float64(1.0))).dtype \
+    assert (ad.cast(bp.constant(1.0), ad.float64) + bp.constant(np.float64(1.0))).dtype \
         == np.float64
 
 
 def test_python_values_go_straight_to_a_float64_tensors_dtype():
     pred = bp.constant(np.array([[0.1, 0.7]]))
     assert float(nn.mse([[0.1, 0.7]], pred)[0]) == 0.0       # no float32 round trip
-    assert bp.cast([0.1], bp.float64).numpy()[0] == 0.1
-    assert bp.linspace(np.float64(0.0), 1.0, 3).dtype == np.float64
+    assert ad.cast([0.1], ad.float64).numpy()[0] == 0.1
+    assert ad.linspace(np.float64(0.0), 1.0, 3).dtype == np.float64
 
 
 def test_gradients_keep_float64():
     x = bp.constant(np.array([0.1, 0.2]))
     with bp.GradientTape() as tape:
         tape.watch(x)
-        y = bp.reduce_sum(nn.sigmoid(x) * 1.0)
+        y = ad.reduce_sum(nn.sigmoid(x) * 1.0)
     g = tape.gradient(y, x)
     assert g.dtype == np.float64
     s = 1 / (1 + np.exp(-x.numpy()))
@@ -546,15 +548,15 @@ def test_tensor_protocol():
     assert isinstance(compared, np.ndarray) and compared.dtype == bool
     np.testing.assert_array_equal(compared, [[False, False], [True, True]])
     np.testing.assert_array_equal(x == x, np.ones((2, 2), bool))
-    assert isinstance(np.ones(2) + x[0], bp.Tensor)          # NumPy defers to the tensor
+    assert isinstance(np.ones(2) + x[0], ad.Tensor)          # NumPy defers to the tensor
     np.testing.assert_array_equal(np.asarray(x), [[1.0, 2.0], [3.0, 4.0]])
-    rows = [float(bp.reduce_sum(row)) for row in x]
+    rows = [float(ad.reduce_sum(row)) for row in x]
     assert rows == [3.0, 7.0]
     assert "shape=(2, 2)" in repr(x) and "float32" in repr(x)
 
 
 def test_the_package_exports_every_public_name():
-    # backprop.autodiff is a package of modules; what users import is its __init__
+    # backprop.tf.autodiff is a package of modules; what users import is its __init__
     assert [name for name in autodiff.__all__ if not hasattr(autodiff, name)] == []
     assert autodiff.pow is autodiff.power and autodiff.abs is autodiff.absolute
     assert callable(autodiff.matmul) and callable(autodiff.random.normal)   # not modules
@@ -572,7 +574,7 @@ def test_variable_assign_and_assign_sub():
     with pytest.raises(ValueError, match="shape"):
         v.assign(np.ones(3))
     w = v - 1.0                                               # not in place: a new Tensor
-    assert type(w) is bp.Tensor and v.numpy()[0] == 0.1
+    assert type(w) is ad.Tensor and v.numpy()[0] == 0.1
 
 
 def test_watch_rejects_non_tensors():
@@ -590,7 +592,7 @@ def test_integer_ops_are_not_recorded():
     assert tape.gradient(y, i) is None
 
 
-# ---------------------------------------------------------------------------- bp.nn values
+# ---------------------------------------------------------------------------- bp.tf.autodiff.nn values
 
 def test_relu_gradient_is_zero_at_zero_like_tensorflow():
     x = bp.constant(np.array([-1.0, 0.0, 2.0]))
@@ -645,12 +647,12 @@ def test_losses_match_their_formulas():
 
 def test_tutorial_single_output_perceptron_gradient():
     # the tutorial's snippet with bp in place of tf: E = mean MSE(t, sigmoid(x @ w + b))
-    x = bp.random.normal([1, 3], seed=4)
-    w, b, y = bp.ones([3, 1]), bp.ones([1]), bp.constant([1])
+    x = ad.random.normal([1, 3], seed=4)
+    w, b, y = ad.ones([3, 1]), ad.ones([1]), bp.constant([1])
     with bp.GradientTape() as tape:
         tape.watch([w, b])
         logits = nn.sigmoid(x @ w + b)
-        loss = bp.reduce_mean(nn.mse(y, logits))
+        loss = ad.reduce_mean(nn.mse(y, logits))
     dw, db = tape.gradient(loss, [w, b])
     O = float(logits[0, 0])
     delta = 2 * (O - 1) * O * (1 - O)                 # dE/dO = 2(O - t), times O(1 - O)
@@ -661,31 +663,31 @@ def test_tutorial_single_output_perceptron_gradient():
 # ------------------------------------------------------------------------------ creation
 
 def test_creation_helpers():
-    np.testing.assert_array_equal(bp.one_hot(bp.constant([2, 0, 5]), depth=3).numpy(),
+    np.testing.assert_array_equal(ad.one_hot(bp.constant([2, 0, 5]), depth=3).numpy(),
                                   [[0, 0, 1], [1, 0, 0], [0, 0, 0]])       # 5: out of range
-    assert bp.one_hot([1], 4).dtype == np.float32
-    line = bp.linspace(-10.0, 10.0, 5)
+    assert ad.one_hot([1], 4).dtype == np.float32
+    line = ad.linspace(-10.0, 10.0, 5)
     assert line.dtype == np.float32
     np.testing.assert_array_equal(line.numpy(), [-10, -5, 0, 5, 10])
-    assert bp.zeros([2, 3]).shape == (2, 3) and bp.zeros([2]).dtype == np.float32
-    np.testing.assert_array_equal(bp.ones([2]).numpy(), [1, 1])
-    a = bp.random.normal([1000], seed=7, mean=3.0, stddev=2.0)
+    assert ad.zeros([2, 3]).shape == (2, 3) and ad.zeros([2]).dtype == np.float32
+    np.testing.assert_array_equal(ad.ones([2]).numpy(), [1, 1])
+    a = ad.random.normal([1000], seed=7, mean=3.0, stddev=2.0)
     assert a.shape == (1000,) and a.dtype == np.float32
-    np.testing.assert_array_equal(a.numpy(), bp.random.normal([1000], 3.0, 2.0, seed=7).numpy())
-    assert abs(float(bp.reduce_mean(a)) - 3.0) < 0.2
-    assert abs(float(bp.reduce_mean((a - 3.0) ** 2)) - 4.0) < 0.5
-    u = bp.random.uniform([500], -1.0, 1.0, seed=0).numpy()
+    np.testing.assert_array_equal(a.numpy(), ad.random.normal([1000], 3.0, 2.0, seed=7).numpy())
+    assert abs(float(ad.reduce_mean(a)) - 3.0) < 0.2
+    assert abs(float(ad.reduce_mean((a - 3.0) ** 2)) - 4.0) < 0.5
+    u = ad.random.uniform([500], -1.0, 1.0, seed=0).numpy()
     assert u.min() >= -1 and u.max() < 1
 
 
 def test_norm_is_euclidean_and_frobenius():
-    assert float(bp.norm(bp.constant([3.0, 4.0]))) == 5.0
+    assert float(ad.norm(bp.constant([3.0, 4.0]))) == 5.0
     m = np.arange(6.0).reshape(2, 3)
-    assert float(bp.norm(bp.constant(m))) == pytest.approx(np.linalg.norm(m), rel=1e-15)
-    np.testing.assert_allclose(bp.norm(bp.constant(m), axis=1).numpy(),
+    assert float(ad.norm(bp.constant(m))) == pytest.approx(np.linalg.norm(m), rel=1e-15)
+    np.testing.assert_allclose(ad.norm(bp.constant(m), axis=1).numpy(),
                                np.linalg.norm(m, axis=1))
     with pytest.raises(ValueError, match="ord"):
-        bp.norm(bp.constant(m), ord=3)
+        ad.norm(bp.constant(m), ord=3)
 
 
 def test_himmelblau_of_the_tutorial_runs_unchanged_on_a_tensor():
@@ -707,5 +709,5 @@ def test_binary_crossentropy_from_logits_is_smooth_at_zero():
     import backprop as bp
     z = bp.Variable(np.zeros((1, 2)))
     with bp.GradientTape() as tape:
-        E = bp.reduce_sum(bp.nn.binary_crossentropy(np.array([[1.0, 0.0]]), z, from_logits=True))
+        E = ad.reduce_sum(nn.binary_crossentropy(np.array([[1.0, 0.0]]), z, from_logits=True))
     np.testing.assert_allclose(tape.gradient(E, z).numpy(), [[-0.25, 0.25]], rtol=1e-15)

@@ -3,8 +3,8 @@ images or float features, class labels or real-valued targets."""
 import numpy as np
 import pytest
 
-from backprop import kernels
-from backprop.data import Batches, one_hot, scale_images
+from backprop.core import kernels
+from backprop.app.data import Batches, one_hot, scale_images
 
 
 def data(n=103, shape=(4, 5), seed=1):

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from backprop import train
-from backprop.cli import main
-from backprop.data import fashion_mnist as fm
-from backprop.data import write_idx
+from backprop.app import training_run as train
+from backprop.app.cli import main
+from backprop.app.data import fashion_mnist as fm
+from backprop.app.data import write_idx
 from tiny_runs import assert_one_line_error, run_cli
 
 COMMANDS = ("train", "evaluate", "data", "gradcheck", "himmelblau", "plot")
@@ -82,7 +82,7 @@ def test_train_on_another_data_set_with_class_names_then_evaluate_and_plot(tmp_p
     # the figures, drawn again: each command writes its file into the run folder
     import matplotlib.image
 
-    from backprop import plots
+    from backprop.app import figures as plots
     drawn, save = [], plots.save_figure
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or save(fig, path))
     for figure in ("curves", "confusion", "samples"):

@@ -13,7 +13,7 @@ Conventions (stated once here, followed by the docs):
 - A block that calls ``load_fashion_mnist`` needs the real data; without it the file's
   test stops there and is skipped, with the reason (the blocks before it have passed).
 - A line of a code block (fenced or indented) that starts with ``backprop `` (or holds
-  one after ``&&``) must parse with ``backprop.cli.build_parser()``; metavars such as
+  one after ``&&``) must parse with ``backprop.app.cli.build_parser()``; metavars such as
   RUN_DIR are replaced by a sample value first.
 """
 import contextlib
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop.cli import build_parser
+from backprop.app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -75,7 +75,7 @@ def _normalize(text):
 
 
 def _data_available():
-    from backprop.data import locate
+    from backprop.app.data import locate
     try:
         locate()
     except (FileNotFoundError, OSError, ValueError):

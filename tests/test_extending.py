@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradient_check import check_layer, check_model
+from backprop.core.gradient_check import check_layer, check_model
 
 
 def sigmoid(z):

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop import cli
-from backprop.data import (CLASS_NAMES, fetch, load_fashion_mnist, load_idx_folder, locate,
+from backprop.app import cli
+from backprop.app.data import (CLASS_NAMES, fetch, load_fashion_mnist, load_idx_folder, locate,
                            write_idx)
-from backprop.data import fashion_mnist as fm
+from backprop.app.data import fashion_mnist as fm
 from tiny_runs import assert_one_line_error, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import backprop.data
-import backprop.io
-from backprop import train
-from backprop.data import Batches, one_hot, scale_images
-from backprop.io import load_npz
-from backprop.model import Sequential
-from backprop.model_file import load_model, save_model
+import backprop
+import backprop.app.io
+from backprop.app import training_run as train
+from backprop.app.data import Batches, one_hot, scale_images
+from backprop.app.io import load_npz
+from backprop.core.model import Sequential
+from backprop.app.model_file import load_model, save_model
 from tiny_runs import FullDiskFile, assert_one_line_error, run_cli
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -147,7 +147,7 @@ import time
 
 import numpy as np
 
-from backprop import train
+from backprop.app import training_run as train
 
 data_dir, out_dir, mode, nth = sys.argv[1:5]
 data = tuple((np.load(os.path.join(data_dir, f"x_{s}.npy")),
@@ -312,8 +312,8 @@ import sys
 
 import numpy as np
 
-import backprop.data
-from backprop.cli import main
+import backprop
+from backprop.app.cli import main
 
 data_dir, out_dir = sys.argv[1:3]
 data = tuple((np.load(os.path.join(data_dir, f"x_{s}.npy")),
@@ -588,7 +588,7 @@ def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
 
 def _rewrite_checkpoint(path, **position):
     """Write the checkpoint at ``path`` again with some of its position's entries changed."""
-    from backprop.io import save_npz
+    from backprop.app.io import save_npz
     arrays = load_npz(path)
     stored = json.loads(str(arrays["position"]))
     arrays["position"] = np.array(json.dumps({**stored, **position}))
@@ -916,7 +916,7 @@ def _history_fault(kind):
                 if calls["n"] == 2:
                     return FullDiskFile(f)
             return f
-        return backprop.io, "open", fake_open  # io.py's own name for the builtin
+        return backprop.app.io, "open", fake_open  # io.py's own name for the builtin
     return os, "replace", _fail_nth(os.replace, 2, errno.EROFS,
                                     lambda src, dst: str(dst).endswith("history.json"))
 

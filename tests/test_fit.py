@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import loop
-from backprop import train
-from backprop.data import Batches
+from backprop.core import loop
+from backprop.app import training_run as train
+from backprop.app.data import Batches
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_T = np.array([[0], [1], [1], [0]], dtype=np.float64)

@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backprop.data import idx
-from backprop.data.idx import read_idx, write_idx
+from backprop.app.data import idx
+from backprop.app.data.idx import read_idx, write_idx
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 needs_data = pytest.mark.skipif(not os.path.isdir(FASHION),

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradient_check import (OUTPUT_ACTIVATIONS, check_layer, check_model,
+from backprop.tf import autodiff as ad
+from backprop.core.gradient_check import (OUTPUT_ACTIVATIONS, check_layer, check_model,
                                      check_problem, compare, keep_away_from_kinks,
                                      three_way_check)
 from tiny_runs import assert_one_line_error, run_cli
@@ -134,7 +135,7 @@ def test_three_way_delta_rule_tape_and_numeric_agree(hidden, loss_name, backend)
 
 
 def test_cli_gradcheck_prints_the_table_and_fails_above_the_bound(capsys, monkeypatch):
-    from backprop.cli import main
+    from backprop.app.cli import main
     assert main(["gradcheck", "--hidden", "5,4", "--activation", "tanh", "--loss", "mse"]) == 0
     out = capsys.readouterr().out
     assert "delta rule vs tape" in out and "W3" in out and ": ok" in out
@@ -173,9 +174,9 @@ def test_cli_gradcheck_seed_must_be_a_whole_number_at_least_0(capsys):
 
 
 def test_any_function_against_its_hand_written_gradient():
-    """Himmelblau's f with its gradient derived by hand (backprop.functions), and the
+    """Himmelblau's f with its gradient derived by hand (backprop.tf.functions), and the
     same gradient with one term dropped (df/dy without 4y v), which is caught."""
-    from backprop.functions import himmelblau, himmelblau_gradient
+    from backprop.tf.functions import himmelblau, himmelblau_gradient
     for point in ([1.0, 2.0], [-3.0, 0.5], [3.5, -1.8]):
         report = bp.gradcheck(himmelblau, point, himmelblau_gradient)
         assert report.ok and report.max_error < 1e-9, str(report)
@@ -198,11 +199,11 @@ def test_any_function_against_its_hand_written_gradient():
 
 def test_a_function_of_bp_operations_is_checked_against_the_tapes_gradient():
     x = np.linspace(-1.0, 1.0, 5)
-    report = bp.gradcheck(lambda v: bp.reduce_sum(bp.exp(v) * v), x)
+    report = bp.gradcheck(lambda v: ad.reduce_sum(ad.exp(v) * v), x)
     assert report.ok and report.max_error < 1e-9, str(report)
     worst = report.checks[0].worst_index
     assert report.checks[0].analytic == pytest.approx(((1 + x) * np.exp(x))[worst], rel=1e-14)
-    with pytest.raises(ValueError, match="write f with bp operations .* or give its gradient as df"):
+    with pytest.raises(ValueError, match="write f with the tape's operations .* or give its gradient as df"):
         bp.gradcheck(lambda v: float(np.sum(v ** 2)), x)
     with pytest.raises(ValueError, match=r"f must map an array to a scalar, got shape \(5,\)"):
         bp.gradcheck(lambda v: v ** 2, x, lambda v: 2 * v)
@@ -238,7 +239,7 @@ def test_the_elementwise_tolerance_is_atol_plus_rtol_times_the_numeric_entry():
 
 def test_a_check_that_passes_trivially_says_so(capsys):
     """A softmax over one unit is 1 whatever its input: every gradient is exactly 0."""
-    from backprop.cli import main
+    from backprop.app.cli import main
     assert main(["gradcheck", "--outputs", "1", "--loss", "ce"]) == 0
     out = capsys.readouterr().out
     assert "max relative error 0.00e+00" in out
@@ -274,10 +275,10 @@ def test_a_failure_at_a_relu_kink_blames_the_kink_and_only_kinked_layers_get_the
 
 def test_gradcheck_and_the_three_way_check_are_plain_functions_at_the_top():
     """README: `bp.gradcheck(...)` and `bp.three_way_check(...)`; the helpers behind them
-    are in the module backprop.gradient_check, under another name."""
+    are in the module backprop.core.gradient_check, under another name."""
     import types
     import backprop
-    from backprop import gradient_check
+    from backprop.core import gradient_check
     assert isinstance(backprop.gradcheck, types.FunctionType)
     assert backprop.gradcheck is gradient_check.gradcheck
     assert backprop.three_way_check is three_way_check is gradient_check.three_way_check

@@ -6,7 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from backprop.data import read_idx, write_idx
+from backprop.app.data import read_idx, write_idx
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,

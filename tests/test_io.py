@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from backprop import io as bio
-from backprop import train
+from backprop.app import io as bio
+from backprop.app import training_run as train
 from tiny_runs import assert_one_line_error, run_cli
 
 
@@ -181,7 +181,7 @@ def test_a_locked_folder_refuses_a_second_holder_until_released(tmp_path):
 
 LOCK_CHILD = r'''
 import sys, time
-from backprop import io
+from backprop.app import io
 with io.lock_run_folder(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(60)
@@ -218,7 +218,7 @@ def test_fit_refuses_a_run_folder_another_process_trains_into(tmp_path):
 
 
 def test_cli_train_into_a_folder_in_use_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
-    import backprop.data
+    import backprop
     data = ((np.zeros((10, 28, 28), np.uint8), np.arange(10)),) * 2
     monkeypatch.setattr(backprop.data, "load_fashion_mnist", lambda root=None: data)
     out = tmp_path / "S"
@@ -246,7 +246,7 @@ def test_signal_flag_turns_the_first_signal_into_a_flag_and_a_second_stops():
 
 SIGTERM_CHILD = r'''
 import sys, time
-from backprop import io
+from backprop.app import io
 with io.sigterm_cleans_up():
     with io.atomic_write(sys.argv[1]) as f:
         f.write(b"half")

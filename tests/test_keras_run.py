@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import cli, cli_train, train
+from backprop.app import cli, cli_train, training_run as train
 
 
 def test_the_options_reach_the_configuration_and_the_built_run():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.kernels import jit, reference
+from backprop.core.kernels import jit, reference
 
 DTYPES = [np.float32, np.float64]
 # (rows, units) of the inputs: ordinary, a batch of one, the reference net's widest layer
@@ -193,7 +193,7 @@ def test_gather_kernel_is_exact(dtype):
 
 
 def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
-    from backprop import kernels
+    from backprop.core import kernels
     monkeypatch.setenv("NUMBA_NUM_THREADS", __import__("os").environ.get("NUMBA_NUM_THREADS", "1"))
     monkeypatch.delenv("BACKPROP_THREADS", raising=False)
     try:
@@ -227,7 +227,7 @@ def test_thread_and_backend_errors_name_the_environment_variable(monkeypatch):
 def test_one_thread_setting_governs_blas_and_no_kernel_is_parallel(monkeypatch):
     from threadpoolctl import threadpool_info
 
-    from backprop import kernels
+    from backprop.core import kernels
     monkeypatch.setenv("NUMBA_NUM_THREADS", __import__("os").environ.get("NUMBA_NUM_THREADS", "1"))
     try:
         assert kernels.set_threads(1) == 1
@@ -286,7 +286,7 @@ def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
     import subprocess
     import sys
     script = ("import numpy as np\n"
-              "from backprop.kernels import jit\n"
+              "from backprop.core.kernels import jit\n"
               "w = np.ones(5, np.float32)\n"
               "jit.sgd_step(w, np.ones(5, np.float32), np.float32(0.5))\n"
               "assert w.tolist() == [0.5] * 5\n"
@@ -303,7 +303,7 @@ def test_numba_jit_cache_lets_a_second_process_skip_compiling(tmp_path):
 
 
 def test_backend_names_are_case_insensitive_and_an_unknown_one_lists_the_valid_ones(monkeypatch):
-    from backprop import kernels
+    from backprop.core import kernels
     previous = kernels.backend_name()
     try:
         with pytest.raises(ValueError, match=r"^unknown backend 'numba-jit'; expected one of: "

@@ -1,4 +1,4 @@
-"""The layer protocol (backprop/layers.py's module docstring) as a contract, on bp.Dense.
+"""The layer protocol (backprop/core/layers.py's module docstring) as a contract, on bp.Dense.
 
 forward(x) returns a new (B, n_out) array of the layer's dtype and leaves x alone;
 backward(dE_dO, need_input_grad=True) overwrites (never accumulates) dW, db and delta,

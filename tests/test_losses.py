@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.gradient_check import check_loss, relative_error
+from backprop.core.gradient_check import check_loss, relative_error
 
 RNG = np.random.default_rng(0)
 Z = RNG.normal(size=(4, 3))
@@ -60,7 +60,8 @@ def test_a_sigmoid_output_with_the_half_sum_mse_trains_on_the_fused_delta(dtype,
     """model.backward(loss), as train_step calls it, takes the output layer's delta from
     the fused kernel: the same delta, dW, db as the generic chain f'(z) * dE/dO, and
     delta_k = O_k (1 - O_k)(O_k - t_k) / B by the formula. Other pairs are not fused."""
-    from backprop import kernels, train
+    from backprop.core import kernels
+    from backprop.app import training_run as train
     model = bp.Sequential.mlp([4, 5, 3], activation="tanh", output_activation="sigmoid",
                               rng=0, dtype=dtype)
     x = RNG.normal(size=(6, 4)).astype(dtype)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import model_file
+from backprop.app import model_file
 
 
 def test_hand_worked_3_2_1_sigmoid_network(backend):
@@ -112,7 +112,7 @@ INIT_FORMULAS = {
 
 
 def test_every_initialiser_has_a_formula_here():
-    from backprop.layers import INITIALIZERS
+    from backprop.core.layers import INITIALIZERS
     assert set(INIT_FORMULAS) == set(INITIALIZERS)
 
 

@@ -291,7 +291,7 @@ def test_the_messages_are_the_command_lines():
     """The optimizer's message for a learning rate that is no positive number is the one
     ``backprop train --lr`` prints for the same value."""
     import argparse
-    from backprop import cli_common
+    from backprop.app import cli_common
     for text in ("-1", "0"):
         with pytest.raises(argparse.ArgumentTypeError) as from_cli:
             cli_common.positive_float(text)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from backprop.data.fashion_mnist import cache_dir
+from backprop.app.data.fashion_mnist import cache_dir
 
 
 def test_the_cache_follows_xdg_when_it_is_absolute(monkeypatch, tmp_path):

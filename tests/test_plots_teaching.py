@@ -1,14 +1,14 @@
-"""The teaching figures of backprop.plots and the fixes to the tutorial's figures: each
+"""The teaching figures of backprop.app.figures and the fixes to the tutorial's figures: each
 test checks the numbers a figure draws (captured from the Figure before it is saved) and
 that a real PNG is written."""
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from backprop import plots
-from backprop.functions import (HIMMELBLAU_MINIMA, gradient_descent, himmelblau,
+from backprop.app import figures as plots
+from backprop.tf.functions import (HIMMELBLAU_MINIMA, gradient_descent, himmelblau,
                                 himmelblau_gradient)
-from backprop.plots import (himmelblau_stationary_points, network_values,
+from backprop.app.figures import (himmelblau_stationary_points, network_values,
                             vanishing_gradients)
 
 

@@ -1,5 +1,5 @@
 """The tutorial's commands: ``backprop himmelblau`` (log, minima, --all, --plot) and
-``backprop plot activations``, run through ``backprop.cli.main`` with their files checked
+``backprop plot activations``, run through ``backprop.app.cli.main`` with their files checked
 by decoding the PNG."""
 import re
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from backprop import plots
-from backprop.cli import main
-from backprop.functions import HIMMELBLAU_MINIMA, gradient_descent
+from backprop.app import figures as plots
+from backprop.app.cli import main
+from backprop.tf.functions import HIMMELBLAU_MINIMA, gradient_descent
 from tiny_runs import assert_one_line_error, run_cli
 
 LOG_LINE = re.compile(r"^step (\d+): x = \[(\S+), (\S+)\], f\(x\) = (\S+)$")

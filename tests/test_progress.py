@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from backprop import train
-from backprop.data import fashion_mnist as fm
+from backprop.app import training_run as train
+from backprop.app.data import fashion_mnist as fm
 
 
 def tiny_data(n):

@@ -15,11 +15,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from backprop import train
-from backprop.io import load_npz, save_npz
-from backprop.model import Sequential
-from backprop.model_file import load_model, save_model
-from backprop.optim import OPTIMIZERS, get_optimizer
+from backprop.app import training_run as train
+from backprop.app.io import load_npz, save_npz
+from backprop.core.model import Sequential
+from backprop.app.model_file import load_model, save_model
+from backprop.core.optim import OPTIMIZERS, get_optimizer
 from tiny_runs import assert_one_line_error, run_cli, tiny
 
 RUN_FILES = ("checkpoint.npz", "history.json", "model.npz")
@@ -388,7 +388,7 @@ def test_a_folder_with_a_history_but_no_checkpoint_gives_one_way_forward(left, r
 # ------------------------------------------------------------------ no silent wrong answers
 
 def test_history_json_is_strict_json(tmp_path):
-    from backprop.io import write_json
+    from backprop.app.io import write_json
     with pytest.raises(ValueError, match="Out of range float"):
         write_json(tmp_path / "h.json", {"test_loss": float("nan")})
     assert not list(tmp_path.iterdir())  # nothing written, no temporary left

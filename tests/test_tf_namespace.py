@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 import backprop.tf as tf
-
-
 def test_mse_reads_a_rank_1_target_beside_a_column_of_predictions_as_keras_does():
     # the example: y (B,), prob (B, 1). NumPy broadcasting would give (B, B) and
     # the means [0.44, 0.22, 0.29]; TensorFlow reshapes y and gives the per-sample errors

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import train
-from backprop.cli import main
+from backprop.app import training_run as train
+from backprop.app.cli import main
 from tiny_runs import assert_one_line_error, run_cli
 
 FASHION = "/usr/share/datasets/fashion-mnist"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import backprop
-from backprop import loop
-from backprop import train
+from backprop.core import loop
+from backprop.app import training_run as train
 from tiny_runs import FullDiskFile, assert_one_line_error, run_cli, tiny
 
 RUN_FILES = ["checkpoint.npz", "history.json", "model.npz"]
@@ -132,7 +132,7 @@ def test_a_full_disk_names_the_file_being_written(ending, nth, cli_data, tmp_pat
 
 def test_a_full_disk_while_a_write_is_under_way_names_the_file(tmp_path, monkeypatch):
     """A write() that fails (the other place a full disk shows), with no file name."""
-    from backprop import io as bio
+    from backprop.app import io as bio
 
     def full_disk_open(file, mode="r", *args, **kwargs):
         f = open(file, mode, *args, **kwargs)

@@ -13,9 +13,10 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import backprop as bp
-from backprop import loop
-from backprop import kernels, train
-from backprop.data import Batches
+from backprop.core import loop
+from backprop.core import kernels
+from backprop.app import training_run as train
+from backprop.app.data import Batches
 
 REFERENCE = [784, 256, 128, 64, 32, 10]
 
@@ -57,7 +58,7 @@ def _wrong_relu_delta(z, g, delta, db):
 
 
 def test_gradcheck_catches_a_wrong_line_in_the_kernel_that_trains(monkeypatch, backend):
-    model, loss, x, t = bp.gradient_check.check_problem(activation="relu", loss="ce", batch=5)
+    model, loss, x, t = bp.core.gradient_check.check_problem(activation="relu", loss="ce", batch=5)
     assert bp.gradcheck(model, loss, x, t).ok
     optimizer = bp.SGD(model.params, lr=0.1)
     theta = model.params.copy()
@@ -75,7 +76,7 @@ def test_gradcheck_catches_a_wrong_line_in_the_kernel_that_trains(monkeypatch, b
 
 
 def test_the_gradient_check_runs_the_training_step(monkeypatch):
-    model, loss, x, t = bp.gradient_check.check_problem(activation="tanh", loss="mse")
+    model, loss, x, t = bp.core.gradient_check.check_problem(activation="tanh", loss="mse")
     seen = []
     gradients = loop.gradients
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import kernels
-from backprop.cli import build_parser
+from backprop.core import kernels
+from backprop.app.cli import build_parser
 
 OPTIONS = [("train", "--optimizer"), ("train", "--activation"), ("train", "--loss"),
            ("train", "--backend"), ("evaluate", "--backend"), ("gradcheck", "--activation"),
@@ -45,17 +45,17 @@ def test_every_cli_choice_works_in_the_library_in_any_case(key):
     for name in CHOICES[key]:
         for spelling in (name, name.upper()):
             if option in ("--activation", "--output"):
-                assert isinstance(bp.get_activation(spelling), bp.activations.Activation)
+                assert isinstance(bp.get_activation(spelling), bp.core.activations.Activation)
             elif option == "--optimizer":
-                assert isinstance(bp.get_optimizer(spelling, np.zeros(3)), bp.optim.Optimizer)
+                assert isinstance(bp.get_optimizer(spelling, np.zeros(3)), bp.core.optim.Optimizer)
             elif option == "--backend":
                 with bp.use_backend(spelling) as module:
                     assert module is kernels.load(name)
             elif option == "--loss" and key[0] == "train":
-                from backprop.train import TRAIN_LOSSES
-                assert isinstance(bp.get_loss(TRAIN_LOSSES[name][0].upper()), bp.losses.Loss)
+                from backprop.app.training_run import TRAIN_LOSSES
+                assert isinstance(bp.get_loss(TRAIN_LOSSES[name][0].upper()), bp.core.losses.Loss)
             elif option == "--loss":
-                assert isinstance(bp.get_loss(spelling), bp.losses.Loss)
+                assert isinstance(bp.get_loss(spelling), bp.core.losses.Loss)
             else:
                 pytest.fail(f"no library lookup for {key}")
 
@@ -65,7 +65,7 @@ def test_the_cli_takes_names_in_any_case():
                                       "--activation", "Tanh", "--backend", "NumPy"])
     assert (args.optimizer, args.loss, args.activation, args.backend) == \
         ("adam", "ce", "tanh", "numpy")
-    assert bp.train.TrainConfig(optimizer="RMSProp", activation="ReLU").optimizer == "rmsprop"
+    assert bp.app.training_run.TrainConfig(optimizer="RMSProp", activation="ReLU").optimizer == "rmsprop"
 
 
 def test_names_mean_what_the_cli_help_says():

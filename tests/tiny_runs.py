@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from backprop.cli import main
+from backprop.app.cli import main
 
 
 def tiny(n=60, seed=0):
