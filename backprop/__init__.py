@@ -22,23 +22,22 @@ The package is three rings; imports run one way, app -> core and tf -> core:
 The names below are the library's; the tape's operations keep their own name
 (``backprop.tf``), beside the three that start a tape: GradientTape, Variable, constant.
 """
-__version__ = "0.1.0"
-
-from .core import kernels  # noqa: E402,F401
-from .core.kernels import backend_name, set_backend, set_threads, use_backend  # noqa: E402,F401
-from .core.activations import (ACTIVATIONS, Activation, Identity, LeakyReLU,  # noqa: E402,F401
+from .app.version import __version__  # noqa: F401
+from .core import kernels  # noqa: F401
+from .core.kernels import backend_name, set_backend, set_threads, use_backend  # noqa: F401
+from .core.activations import (ACTIVATIONS, Activation, Identity, LeakyReLU,  # noqa: F401
                                ReLU, Sigmoid, Softmax, Tanh, get_activation)
-from .core.layers import LAYERS, Dense, InputWarning, Layer  # noqa: E402,F401
-from .core.losses import (LOSSES, MSE, BinaryCrossEntropy,  # noqa: E402,F401
+from .core.layers import LAYERS, Dense, InputWarning, Layer  # noqa: F401
+from .core.losses import (LOSSES, MSE, BinaryCrossEntropy,  # noqa: F401
                           CategoricalCrossEntropy, SoftmaxCrossEntropy, get_loss,
                           sigmoid_mse_delta, softmax_xent_delta)
-from .core.model import Sequential  # noqa: E402,F401
-from .core.optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam,  # noqa: E402,F401
+from .core.model import Sequential  # noqa: F401
+from .core.optim import (OPTIMIZERS, SGD, Adagrad, Adam, KerasAdam,  # noqa: F401
                          KerasRMSProp, RMSProp, get_optimizer)
-from .core.gradient_check import (GradcheckReport, ThreeWayReport,  # noqa: E402,F401
+from .core.gradient_check import (GradcheckReport, ThreeWayReport,  # noqa: F401
                                   gradcheck, three_way_check)
-from .core.loop import Callback, History, TrainingError, evaluate, fit  # noqa: E402,F401
-from .app import data  # noqa: E402,F401
-from .app.model_file import load_model, save_model  # noqa: E402,F401
-from .tf.autodiff import GradientTape, Variable, constant  # noqa: E402,F401
-from .tf.functions import HIMMELBLAU_MINIMA, himmelblau  # noqa: E402,F401
+from .core.loop import Callback, History, TrainingError, evaluate, fit  # noqa: F401
+from .app import data  # noqa: F401
+from .app.model_file import load_model, save_model  # noqa: F401
+from .tf.autodiff import GradientTape, Variable, constant  # noqa: F401
+from .tf.functions import HIMMELBLAU_MINIMA, himmelblau  # noqa: F401

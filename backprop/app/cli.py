@@ -362,7 +362,7 @@ def build_parser():
     parser = _Parser(
         prog="backprop",
         description="A hand-written backpropagation engine for multilayer perceptrons.")
-    from .. import __version__
+    from .version import __version__
     parser.add_argument("--version", action="version", version=f"backprop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(run=lambda args: parser.print_help())  # `backprop` alone

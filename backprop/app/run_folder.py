@@ -23,11 +23,11 @@ from dataclasses import asdict, fields
 
 import numpy as np
 
-from .. import __version__
 from ..core.loop import Position, TrainingError
 from .io import load_npz, loads_json, open_regular, save_npz, short_repr, write_json
 from .model_file import check_format, load_model, model_from_arrays, state_arrays
 from .run_config import TrainConfig, run_differences
+from .version import __version__
 
 
 CHECKPOINT = "checkpoint.npz"

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .. import __version__
 from ..core import kernels
 from ..core.loop import train_step  # noqa: F401  the step the run calls, looked up here each step
 from ..core.loop import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, Position, TrainingError,
@@ -39,6 +38,7 @@ from .run_folder import (CHECKPOINT, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, HIST
                          checkpoint_model, earlier_records, load_checkpoint, load_run_model,
                          read_checkpoint, read_history, recorded_data_folder, save_checkpoint,
                          write_history)
+from .version import __version__
 
 
 class Interrupted(Exception):
