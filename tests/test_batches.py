@@ -133,9 +133,9 @@ def test_buffer_is_reused_and_no_float_copy_of_the_data():
     (dict(x=np.zeros((4, 6), np.uint8)[:, ::2]), "C-contiguous"),
     (dict(x=np.zeros((4, 6))[:, ::2]), "C-contiguous"),
     (dict(x=np.array([[0.0], [1.0], [np.inf], [2.0]])), r"x holds NaN or Inf \(first in row 2\)"),
-    (dict(y=np.zeros(3, int)), r"one label per image \(4\), got 3"),
+    (dict(y=np.zeros(3, int)), r"one label per sample \(4\), got 3"),
     (dict(y=np.array([0, 1, -1, 2])), "labels must be >= 0"),
-    (dict(y=np.array([0, 1, 10, 2]), n_classes=10), r"labels must be 0..9"),
+    (dict(y=np.array([0, 1, 10, 2]), n_classes=10), r"labels must be in \[0, 9\] for 10 classes"),
     (dict(y=np.array(["a", "b", "c", "d"])), "numeric values, got dtype <U1"),
     (dict(y=np.zeros((4, 2, 1))), r"shape \(4,\) or \(4, K\)"),
     (dict(y=np.zeros((3, 2))), r"shape \(4,\) or \(4, K\)"),
@@ -163,7 +163,7 @@ def test_scale_images_and_one_hot():
     np.testing.assert_array_equal(t, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
     assert t.dtype == np.float32
     assert one_hot(np.array([], int), 4).shape == (0, 4)
-    with pytest.raises(ValueError, match=r"labels must be 0..2"):
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\]"):
         one_hot(np.array([3]), 3)
     with pytest.raises(ValueError, match="n_classes"):
         one_hot(np.array([0]), 0)

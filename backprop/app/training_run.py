@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core import kernels
+from ..core.batches import check_labels
 from ..core.loop import train_step  # noqa: F401  the step the run calls, looked up here each step
 from ..core.loop import (EVAL_BATCH, Callback, Loop, NonFiniteOutputs, Position, TrainingError,
                          evaluate, evaluate_batches)
@@ -193,9 +194,7 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
     n_in = int(np.prod(x_train.shape[1:]))
     n_out = int(n_classes)
     for name, labels in (("training", y_train), ("test", y_test)):
-        if len(labels) and (labels.min() < 0 or labels.max() >= n_out):
-            raise ValueError(f"{name} labels must be in [0, {n_out - 1}] for {n_out} classes, "
-                             f"got values in [{labels.min()}, {labels.max()}]")
+        check_labels(labels, n_out, what=f"{name} labels")
     model, loss, optimizer = build(config, n_in, n_out)
     batches = Batches(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed,
                       dtype=config.dtype, n_classes=n_out)

@@ -13,31 +13,24 @@ import json
 import numpy as np
 
 from . import kernels
+from .layers import check_dtype
 
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in _FLOATS:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def _check_labels(labels, n_classes=None, n=None):
-    """Labels as a 1-D integer array in 0..n_classes-1 (of length n), else ValueError."""
+def check_labels(labels, n_classes=None, n=None, what="labels"):
+    """``labels`` as a 1-D integer array (of length ``n``) in [0, n_classes - 1], else a
+    ValueError saying what was found: the one check of class labels, wherever they enter."""
     labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} "
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"{what} must be a 1-D integer array, got {labels.dtype} "
                          f"of shape {labels.shape}")
     if n is not None and len(labels) != n:
-        raise ValueError(f"expected one label per image ({n}), got {len(labels)} labels")
+        raise ValueError(f"expected one label per sample ({n}), got {len(labels)} {what}")
     if labels.size:
         low, high = labels.min(), labels.max()
         if low < 0 or (n_classes is not None and high >= n_classes):
-            allowed = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
-            raise ValueError(f"labels must be {allowed}, found values in {low}..{high}")
+            allowed = (f"in [0, {n_classes - 1}] for {n_classes} classes"
+                       if n_classes is not None else ">= 0")
+            raise ValueError(f"{what} must be {allowed}, got values in [{low}, {high}]")
     return labels
 
 
@@ -107,7 +100,7 @@ def scale_images(x, dtype=np.float32):
     x = np.asarray(x)
     if x.dtype != np.uint8:
         raise ValueError(f"scale_images expects uint8 pixels (0..255), got {x.dtype}")
-    dtype = _float_dtype(dtype)
+    dtype = check_dtype(dtype)
     out = np.empty(x.shape, dtype=dtype)
     np.divide(x, dtype.type(255), out=out)
     return out
@@ -131,7 +124,7 @@ def one_hot(labels, n_classes, dtype=np.float32):
     """
     if int(n_classes) != n_classes or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-    labels = _check_labels(labels, int(n_classes))
+    labels = check_labels(labels, int(n_classes))
     t = np.zeros((len(labels), int(n_classes)), dtype=dtype)
     t[np.arange(len(labels)), labels] = 1
     return t
@@ -191,9 +184,9 @@ class Batches:
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = len(self.x)
-        self.dtype = _float_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.class_labels = is_class_labels(y)  # True: y holds class labels, else real values
-        self.y = (_check_labels(y, n_classes, n).astype(np.int64) if self.class_labels
+        self.y = (check_labels(y, n_classes, n).astype(np.int64) if self.class_labels
                   else _check_targets(y, n, self.dtype))
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import kernels
 from .activations import Sigmoid
-from .batches import one_hot
+from .batches import check_labels, one_hot
 from .layers import check_dtype, warn, warn_if_not_finite
 
 
@@ -48,16 +48,10 @@ def _check_outputs(O, what):
     return np.ascontiguousarray(O)
 
 
-def _check_labels(labels, B, K):
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"integer class labels expected, got dtype {labels.dtype}")
-    if labels.shape != (B,):
-        raise ValueError(f"labels must have shape ({B},) to match the outputs, got {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= K):
-        raise ValueError(f"labels must be in [0, {K - 1}] for {K} outputs, got values in "
-                         f"[{labels.min()}, {labels.max()}]")
-    return np.ascontiguousarray(labels, dtype=np.intp)
+def _labels_for(t, O):
+    """Class labels t for the (B, K) outputs O, checked (``check_labels``), as intp."""
+    B, K = O.shape
+    return np.ascontiguousarray(check_labels(t, K, B), dtype=np.intp)
 
 
 def _not_probabilities(p):
@@ -72,7 +66,7 @@ def _dense_targets(O, t):
     B, K = O.shape
     t = np.asarray(t)
     if t.ndim == 1 and t.dtype.kind in "iu":
-        return one_hot(_check_labels(t, B, K), K, O.dtype)
+        return one_hot(_labels_for(t, O), K, O.dtype)
     if t.shape != O.shape:
         raise ValueError(f"targets must have the outputs' shape {O.shape} (or be integer "
                          f"labels of shape ({B},)), got {t.shape}")
@@ -181,7 +175,7 @@ class SoftmaxCrossEntropy(Loss):
         delta = self._gradient_buffer(z)
         t = np.asarray(t)
         if t.ndim == 1:
-            labels = _check_labels(t, *z.shape)
+            labels = _labels_for(t, z)
             return kernels.backend().softmax_cross_entropy_labels(z, labels, delta)
         return kernels.backend().softmax_cross_entropy_dense(z, _dense_targets(z, t), delta)
 

@@ -20,6 +20,7 @@ from functools import partial
 import numpy as np
 
 from . import kernels
+from .layers import FLOAT_DTYPES
 
 
 def _number(name, value):
@@ -84,7 +85,7 @@ class Optimizer:
         if not params:
             raise ValueError("the optimizer got an empty parameter list")
         for i, p in enumerate(params):
-            if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64):
+            if not isinstance(p, np.ndarray) or p.dtype not in FLOAT_DTYPES:
                 raise ValueError(f"parameter {i} must be a float32 or float64 array, got "
                                  f"{getattr(p, 'dtype', type(p).__name__)}")
             if not p.flags.c_contiguous or not p.flags.writeable:
