@@ -25,7 +25,7 @@ import pytest
 
 import backprop
 from backprop.core import kernels
-from tiny_runs import tiny
+from tiny_runs import run_cli, tiny
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
@@ -80,3 +80,14 @@ def cli_data(monkeypatch):
     data = tiny()
     monkeypatch.setattr(backprop.data, "load_fashion_mnist", lambda root=None, verify=True: data)
     return data
+
+
+@pytest.fixture
+def finished_run(cli_data, tmp_path, capsys):
+    """A finished 1-epoch run of ``backprop train`` (64-4-10 on ``tiny()``, 3 steps an
+    epoch) in tmp_path/R, its folder."""
+    out = tmp_path / "R"
+    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
+                                    "--batch-size", "20", "--quiet", "--no-plots"])
+    assert code == 0, err
+    return out

@@ -17,7 +17,6 @@ import pytest
 
 from backprop.app import training_run as train
 from backprop.app.io import load_npz, save_npz
-from backprop.core.model import Sequential
 from backprop.app.model_file import load_model, save_model
 from backprop.core.optim import OPTIMIZERS, get_optimizer
 from tiny_runs import assert_one_line_error, run_cli, tiny
@@ -30,13 +29,9 @@ def snapshot(out):
 
 
 @pytest.fixture
-def run(cli_data, tmp_path, capsys):
+def run(finished_run):
     """A finished 1-epoch run (64-4-10, 3 steps an epoch) in tmp_path/R."""
-    out = tmp_path / "R"
-    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
-                                    "--batch-size", "20", "--quiet", "--no-plots"])
-    assert code == 0, err
-    return out
+    return finished_run
 
 
 def resume(capsys, out, epochs=2):

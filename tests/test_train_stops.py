@@ -21,12 +21,9 @@ RUN_FILES = ["checkpoint.npz", "history.json", "model.npz"]
 
 
 @pytest.fixture
-def old_run(cli_data, tmp_path, capsys):
-    out = tmp_path / "R"
-    code, _, err = run_cli(capsys, ["train", "--out", out, "--epochs", "1", "--hidden", "4",
-                                    "--batch-size", "20", "--quiet", "--no-plots"])
-    assert code == 0, err
-    return out, {name: (out / name).read_bytes() for name in RUN_FILES}
+def old_run(finished_run):
+    """A finished run's folder and the bytes of its files."""
+    return finished_run, {name: (finished_run / name).read_bytes() for name in RUN_FILES}
 
 
 # -------------------------------------------------------------------- --force loses nothing
