@@ -13,7 +13,7 @@ an epoch trained before a record turns out to lack a key). Only regular files ar
 (``io.open_regular``: a FIFO in place of history.json is refused, not waited on), and
 JSON no deeper than the program writes it (``io.loads_json``).
 
-``train.py`` writes these files during a run; ``read_history``, ``load_run_model`` and
+``training_run.py`` writes these files during a run; ``read_history``, ``load_run_model`` and
 ``recorded_data_folder`` read a run back for ``backprop evaluate`` and ``backprop plot``.
 """
 import json

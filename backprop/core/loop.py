@@ -11,9 +11,10 @@ One training step is the whole derivation, in order:
 ``fit(model, x, y, loss=..., optimizer=...)`` runs epochs of shuffled minibatches of
 these steps and returns a ``History`` (Keras's names: ``history.history["loss"]``,
 ``"val_loss"``, and ``"accuracy"``, ``"val_accuracy"`` when y holds class labels).
-``Loop`` is that loop; ``Callback`` is how code joins it (Keras's hook names). The CLI's
-``backprop train`` (train.py) runs this same loop and adds, through one callback, its
-run folder: checkpoints, history.json, resume, Ctrl-C and SIGTERM. A step whose loss is
+``Loop`` is that loop; ``Callback`` is how code joins it (Keras's hook names). The
+command's ``backprop train`` (``backprop.app.training_run``) runs this same loop and adds,
+through one callback, its run folder: checkpoints, history.json, resume, Ctrl-C and
+SIGTERM. A step whose loss is
 NaN or Inf stops any run with a ``TrainingError`` that names the epoch, the step and
 where the first non-finite value is, before the optimizer touches the weights.
 """
