@@ -14,9 +14,9 @@ these steps and returns a ``History`` (Keras's names: ``history.history["loss"]`
 ``Loop`` is that loop; ``Callback`` is how code joins it (Keras's hook names). The
 command's ``backprop train`` (``backprop.app.training_run``) runs this same loop and adds,
 through one callback, its run folder: checkpoints, history.json, resume, Ctrl-C and
-SIGTERM. A step whose loss is
-NaN or Inf stops any run with a ``TrainingError`` that names the epoch, the step and
-where the first non-finite value is, before the optimizer touches the weights.
+SIGTERM. A step whose loss is NaN or Inf stops any run with a ``TrainingError`` that names
+the epoch, the step and where the first non-finite value is, before the optimizer touches
+the weights.
 """
 import math
 import time
