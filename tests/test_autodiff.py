@@ -592,7 +592,7 @@ def test_integer_ops_are_not_recorded():
     assert tape.gradient(y, i) is None
 
 
-# ---------------------------------------------------------------------------- bp.tf.autodiff.nn values
+# -------------------------------------------------------------- backprop.tf.autodiff.nn values
 
 def test_relu_gradient_is_zero_at_zero_like_tensorflow():
     x = bp.constant(np.array([-1.0, 0.0, 2.0]))

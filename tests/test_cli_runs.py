@@ -166,7 +166,8 @@ def test_messages_name_the_option_given(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
     tiny = ((images, np.arange(20) % 10),) * 2
-    train.run_training(train.TrainConfig(epochs=1, hidden=(3,)), tiny, out_dir=str(tmp_path / "run"))
+    train.run_training(train.TrainConfig(epochs=1, hidden=(3,)), tiny,
+                       out_dir=str(tmp_path / "run"))
     capsys.readouterr()
     for argv, option in [(["train", "--data", str(missing), "--out", str(tmp_path / "r")],
                           "--data"),

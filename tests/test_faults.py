@@ -64,7 +64,8 @@ def cli_data(small, monkeypatch):
 def good_run(small, tmp_path_factory):
     """A run folder of SMALL after one epoch: checkpoint.npz, history.json, model.npz."""
     out = tmp_path_factory.mktemp("good-run")
-    train.run_training(train.TrainConfig(epochs=1, hidden=(32,)), small, out_dir=str(out), quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(32,)), small, out_dir=str(out),
+                       quiet=True)
     return out
 
 
@@ -352,7 +353,7 @@ def test_sigint_and_sigterm_stop_with_a_checkpoint_and_resume_continues(
     said = []
     config = train.TrainConfig(epochs=epoch + 1, hidden=(32,))
     _, history = train.run_training(config, small, out_dir=str(out), resume=True, quiet=False,
-                           log=said.append)
+                                    log=said.append)
     assert said[0].startswith(f"resuming {out} at epoch {epoch}, step {step} of 30")
     assert [r["epoch"] for r in history["epochs"]] == list(range(1, epoch + 2))
     assert history["epochs"][-1]["steps"] == 30 * (epoch + 1)
@@ -479,8 +480,9 @@ def test_damaged_checkpoint_is_one_clear_error_from_the_library(damage, good_run
                                                                tmp_path):
     path = damaged_checkpoint(good_run, tmp_path / "run", damage)
     with pytest.raises((train.TrainingError, ValueError)) as info:
-        train.run_training(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(path.parent),
-                  resume=True, quiet=True)
+        train.run_training(train.TrainConfig(epochs=2, hidden=(32,)), small,
+                           out_dir=str(path.parent),
+                           resume=True, quiet=True)
     message = str(info.value)
     assert str(path) in message and DAMAGES[damage][1] in message, message
     assert "\n" not in message
@@ -532,7 +534,7 @@ def test_model_and_checkpoint_get_the_mode_of_a_file_made_by_open(umask, tmp_pat
     old = os.umask(umask)
     try:
         train.run_training(train.TrainConfig(epochs=1, hidden=(3,), batch_size=5), ((x, y), (x, y)),
-                  out_dir=str(tmp_path), quiet=True)
+                           out_dir=str(tmp_path), quiet=True)
         save_model(Sequential.mlp([4, 3, 2]), tmp_path / "saved.npz")
         (tmp_path / "plain").write_bytes(b"")
     finally:
@@ -581,7 +583,7 @@ def test_cli_resume_takes_the_runs_own_options(cli_data, tmp_path, capsys):
     assert {k: history["config"][k] for k in ("hidden", "lr", "seed", "batch_size", "epochs")} == \
         {"hidden": [16], "lr": 0.002, "seed": 3, "batch_size": 50, "epochs": 2}
     straight, _ = train.run_training(train.TrainConfig(epochs=2, hidden=(16,), lr=0.002, seed=3,
-                                              batch_size=50), cli_data, quiet=True)
+                                     batch_size=50), cli_data, quiet=True)
     resumed = load_model(tmp_path / "run" / "model.npz")
     np.testing.assert_array_equal(resumed.params, straight.params)
 
@@ -699,14 +701,15 @@ def test_fit_checks_the_test_images_before_training(cli_data):
     (x, y), (xt, yt) = cli_data
     with pytest.raises(ValueError, match=r"test images have shape \(784,\) but training "
                                          r"images \(28, 28\)"):
-        train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), (xt.reshape(len(xt), -1), yt)),
-                  quiet=True)
+        test = (xt.reshape(len(xt), -1), yt)
+        train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), test), quiet=True)
 
 
 @needs_data
 def test_fit_says_when_a_batch_is_larger_than_the_training_set(cli_data):
     said = []
-    train.run_training(train.TrainConfig(epochs=1, hidden=(8,), batch_size=5000), cli_data, log=said.append)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(8,), batch_size=5000), cli_data,
+                       log=said.append)
     assert said[0] == ("batch size 5000 is more than the 3000 training samples: every step "
                        "uses all of them")
 
@@ -884,7 +887,8 @@ def test_checkpoint_write_failure_stops_keeps_the_last_checkpoint_and_no_temp_fi
     assert [r["epoch"] for r in json.loads((tmp_path / "history.json").read_text())[
         "epochs"]] == [1, 2]
     # and the run resumes to the weights of a run that never failed
-    resumed, history = train.run_training(SMALL, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    resumed, history = train.run_training(SMALL, small, out_dir=str(tmp_path), resume=True,
+                                          quiet=True)
     straight, _ = train.run_training(SMALL, small, quiet=True)
     np.testing.assert_array_equal(resumed.params, straight.params)
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]

@@ -42,8 +42,10 @@ def test_one_epoch_of_the_reference_run_reaches_82_percent(fashion, tmp_path):
 def test_resume_between_epochs_gives_the_uninterrupted_weights(small, tmp_path):
     config = train.TrainConfig(epochs=3, hidden=(32, 16))
     straight, _ = train.run_training(config, small, quiet=True)
-    train.run_training(train.TrainConfig(epochs=1, hidden=(32, 16)), small, out_dir=str(tmp_path), quiet=True)
-    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(32, 16)), small, out_dir=str(tmp_path),
+                       quiet=True)
+    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True,
+                                          quiet=True)
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
     np.testing.assert_array_equal(straight.params, resumed.params)
 
@@ -66,7 +68,8 @@ def test_sigint_mid_epoch_saves_a_checkpoint_and_resume_is_exact(small, tmp_path
         train.run_training(config, small, out_dir=str(tmp_path), quiet=True)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.undo()
-    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True, quiet=True)
+    resumed, history = train.run_training(config, small, out_dir=str(tmp_path), resume=True,
+                                          quiet=True)
     np.testing.assert_array_equal(straight.params, resumed.params)
     # the interrupted epoch's running train loss was carried over, so the record matches too
     assert history["epochs"][1]["train_loss"] == straight_history["epochs"][1]["train_loss"]
@@ -85,10 +88,11 @@ def test_divergence_stops_with_epoch_step_and_layer(small, tmp_path):
 
 @needs_data
 def test_resume_refuses_a_checkpoint_of_another_run(small, tmp_path):
-    train.run_training(train.TrainConfig(epochs=1, hidden=(16,)), small, out_dir=str(tmp_path), quiet=True)
+    train.run_training(train.TrainConfig(epochs=1, hidden=(16,)), small, out_dir=str(tmp_path),
+                       quiet=True)
     with pytest.raises(train.TrainingError, match=r"different run: hidden \(16,\) \(now \(32,\)\)"):
         train.run_training(train.TrainConfig(epochs=2, hidden=(32,)), small, out_dir=str(tmp_path),
-                  resume=True, quiet=True)
+                           resume=True, quiet=True)
 
 
 def test_confusion_matrix_counts():

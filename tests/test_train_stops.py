@@ -169,8 +169,9 @@ def test_out_naming_a_file_says_it_is_a_file_not_a_folder(cli_data, tmp_path, ca
     assert path.read_text() == "mine"
     with pytest.raises(OSError, match=f"cannot make the output folder {path / 'run'}: "
                                       f"{path} is a file, not a folder"):
-        train.run_training(train.TrainConfig(epochs=1, hidden=(4,)), tiny(), out_dir=str(path / "run"),
-                  quiet=True)
+        train.run_training(train.TrainConfig(epochs=1, hidden=(4,)), tiny(),
+                           out_dir=str(path / "run"),
+                           quiet=True)
 
 
 # --------------------------------------------------- SIGINT and SIGTERM after the last step

@@ -65,7 +65,8 @@ def test_the_cli_takes_names_in_any_case():
                                       "--activation", "Tanh", "--backend", "NumPy"])
     assert (args.optimizer, args.loss, args.activation, args.backend) == \
         ("adam", "ce", "tanh", "numpy")
-    assert bp.app.training_run.TrainConfig(optimizer="RMSProp", activation="ReLU").optimizer == "rmsprop"
+    config = bp.app.training_run.TrainConfig(optimizer="RMSProp", activation="ReLU")
+    assert config.optimizer == "rmsprop"
 
 
 def test_names_mean_what_the_cli_help_says():

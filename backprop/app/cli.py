@@ -2,10 +2,12 @@
 
 Each subcommand has an ``_add_<name>`` function that declares its arguments and sets
 ``run`` (``backprop train``'s is in cli_train.py; the argument types and the data loading
-the subcommands share are in cli_common.py); modules are imported inside ``run`` so ``backprop --help`` and a warm
-``backprop train`` start fast; ``backprop`` alone prints the list of commands. Errors a
-user can fix (bad arguments, missing data, unwritable folders) print one line on stderr
-and exit with status 2; set BACKPROP_DEBUG=1 to see the traceback instead.
+the subcommands share are in cli_common.py); modules are imported inside ``run`` so
+``backprop --help`` and a warm ``backprop train`` start fast; ``backprop`` alone prints
+the list of commands. Errors a user can fix (bad arguments, missing data, unwritable
+folders) print one line on stderr and exit with status 2; set BACKPROP_DEBUG=1 to see the
+traceback instead. An exception raised inside NumPy, numba or the standard library is an
+engine bug, and keeps its traceback.
 """
 import argparse
 import os

@@ -125,10 +125,10 @@ def _run_train(args):
         f"{config.lr:g}, batch {config.batch_size}, {count(config.epochs, 'epoch')}, "
         f"seed {config.seed}, backend {kernels.backend_name()}, {threads} threads")
     try:
-        model, history = train.run_training(config, data, out_dir=args.out, resume=args.resume,
-                                   quiet=args.quiet, n_classes=len(class_names),
-                                   about_data=about_data,
-                                   discard=run_files if args.force else ())
+        model, history = train.run_training(config, data, out_dir=args.out,
+                                            resume=args.resume, quiet=args.quiet,
+                                            n_classes=len(class_names), about_data=about_data,
+                                            discard=run_files if args.force else ())
     except train.Interrupted as stop:
         print(f"backprop: {stop}", file=sys.stderr)
         return 128 + stop.signum

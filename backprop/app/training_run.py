@@ -176,12 +176,12 @@ def run_training(config, data, out_dir=None, resume=False, quiet=False, log=prin
     Interrupted
         SIGINT or SIGTERM stopped the run, its checkpoint saved.
     """
+    args = (config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
     if not out_dir:
-        return _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data)
+        return _run_training(*args)
     prepare_out_dir(out_dir)
     with lock_run_folder(out_dir):  # held to the last write: no two runs share a folder
-        return _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,
-                    discard)
+        return _run_training(*args, discard)
 
 
 def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes, about_data,

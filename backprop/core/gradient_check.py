@@ -181,8 +181,8 @@ class _Verdicts:
                          f"kink, in {self.kink_where}: a central difference that straddles "
                          f"the kink averages the slopes on its two sides, so the kink, not "
                          f"the code, is the likely cause. Keep the net inputs over "
-                         f"{KINK_NEAR} h from it (backprop.core.gradient_check.keep_away_from_kinks) and check "
-                         f"again")
+                         f"{KINK_NEAR} h from it "
+                         f"(backprop.core.gradient_check.keep_away_from_kinks) and check again")
         return found + list(self.notes)
 
 
