@@ -333,3 +333,25 @@ def test_sequential_equals_its_layers_chained_by_hand(backend, dtype, hidden, ou
         assert model.backward(g) is None                # need_input_grad=False
         for l, layer in enumerate(model.layers):
             assert_same(whole[l], snapshot(layer))
+
+
+def test_a_dense_subclass_with_the_documented_backward_trains_under_sigmoid_and_mse():
+    """Sequential.backward calls a layer's backward as the protocol states it,
+    backward(dE_dO, need_input_grad), also where the loss could fuse the output delta."""
+    class Logged(bp.Dense):
+        calls = 0
+
+        def backward(self, dE_dO, need_input_grad=True):
+            Logged.calls += 1
+            return super().backward(dE_dO, need_input_grad)
+
+    def gradients(last):
+        model = bp.Sequential([bp.Dense(2, 3, activation="sigmoid", rng=0, dtype=np.float64),
+                               last(3, 1, activation="sigmoid", rng=1, dtype=np.float64)])
+        loss = bp.MSE()
+        loss.forward(model.forward(np.array([[0.0, 1.0], [1.0, 1.0]])), np.array([[1.0], [0.0]]))
+        model.backward(loss)
+        return model.grads.copy()
+
+    np.testing.assert_allclose(gradients(Logged), gradients(bp.Dense), rtol=1e-12)
+    assert Logged.calls == 1

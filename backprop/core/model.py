@@ -121,7 +121,10 @@ class Sequential:
         """
         fused, last = None, self.layers[-1]
         if isinstance(dE_dO, Loss):
-            fused = dE_dO.fused_delta(last.activation) if isinstance(last, Dense) else None
+            # Dense's own backward takes the fused delta; any other (a subclass's too) is
+            # called as the layer protocol states, with dE/dO
+            if type(last).backward is Dense.backward:
+                fused = dE_dO.fused_delta(last.activation)
             dE_dO = dE_dO.backward()
         need = need_input_grad or len(self.layers) > 1
         g = (last.backward(dE_dO, need, fused) if fused is not None
