@@ -193,3 +193,16 @@ def test_fit_refuses_labels_beyond_its_classes(small):
     y[5] = 200
     with pytest.raises(ValueError, match=r"training labels must be in \[0, 9\] for 10 classes"):
         train.run_training(train.TrainConfig(epochs=1, hidden=(8,)), ((x, y), test), quiet=True)
+
+
+@pytest.mark.parametrize("epochs, said", [
+    (2, "already has 2 of 2 epochs; nothing to train"),
+    (1, "already has 2 epochs, more than the 1 asked for; nothing to train"),
+])
+def test_resume_of_a_finished_run_says_how_far_it_went(cli_data, tmp_path, epochs, said):
+    config = train.TrainConfig(epochs=2, hidden=(4,), batch_size=20)
+    train.run_training(config, cli_data, out_dir=str(tmp_path), quiet=True)
+    lines = []
+    fewer = train.TrainConfig(epochs=epochs, hidden=(4,), batch_size=20)
+    train.run_training(fewer, cli_data, out_dir=str(tmp_path), resume=True, log=lines.append)
+    assert len(lines) == 1 and said in lines[0], lines

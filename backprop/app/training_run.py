@@ -228,8 +228,10 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
         # history.json is checked too before anything is trained (DamagedRunFile)
         history["epochs"], history["evaluations"] = earlier_records(out_dir, position)
         if position.epoch >= config.epochs:
-            say(f"the run in {out_dir} already has {position.epoch} of {config.epochs} epochs; "
-                f"nothing to train (give more --epochs to go on)")
+            done = (f"{position.epoch} of {config.epochs} epochs" if position.epoch == config.epochs
+                    else f"{position.epoch} epochs, more than the {config.epochs} asked for")
+            say(f"the run in {out_dir} already has {done}; nothing to train (give more "
+                f"--epochs to go on)")
         else:
             say(f"resuming {out_dir} at epoch {position.epoch + 1}, step "
                 f"{position.step_in_epoch} of {len(batches)}")
