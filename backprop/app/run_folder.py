@@ -64,7 +64,7 @@ def checkpoint_model(arrays, path):
     """The model stored in a checkpoint's arrays (its "model." entries)."""
     prefix = "model."
     return model_from_arrays({k[len(prefix):]: v for k, v in arrays.items()
-                                   if k.startswith(prefix)}, str(path))
+                              if k.startswith(prefix)}, str(path))
 
 
 def is_checkpoint_entry(name):

@@ -205,7 +205,7 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
     history = {"version": __version__, "backend": kernels.backend_name(),
                "config": config.to_dict(), "sizes": config.sizes(n_in, n_out),
                "data": about_data or {}, "epochs": [], "evaluations": []}
-    position = Position(rng_state=batches.get_state())
+    position = Position()
     checkpoint_path = os.path.join(out_dir, CHECKPOINT) if out_dir else None
     if out_dir:
         _remove_stale_temporaries(out_dir)
@@ -217,6 +217,7 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
             raise FileNotFoundError(f"no checkpoint to resume from in {out_dir or '(no --out)'}; "
                                     f"start the run without --resume")
         position = load_checkpoint(checkpoint_path, config, model, optimizer)
+        batches.set_state(position.rng_state)  # where the current epoch's order is drawn
         if position.step_in_epoch > len(batches):
             raise DamagedCheckpoint(f"{checkpoint_path} is a damaged checkpoint: it is at step "
                                     f"{position.step_in_epoch} of an epoch of {len(batches)} "
@@ -236,9 +237,8 @@ def _run_training(config, data, out_dir, resume, quiet, log, on_epoch, n_classes
             say(f"resuming {out_dir} at epoch {position.epoch + 1}, step "
                 f"{position.step_in_epoch} of {len(batches)}")
 
-    batches.set_state(position.rng_state)  # where the current epoch's order is drawn
     test = Batches(x_test, y_test, EVAL_BATCH, shuffle=False, dtype=model.dtype)
-    run = _RunFolder(config, out_dir, history, batches, test, say, on_epoch)
+    run = _RunFolder(config, out_dir, history, test, say, on_epoch)
     # the step is train.train_step, looked up at each call: a wrapper put there (tests,
     # benchmarks/startup.py) is the one that runs
     loop = Loop(model, loss, optimizer, batches, config.epochs, validation=test,
@@ -293,9 +293,9 @@ class _RunFolder(Callback):
     line, and a stop at the next step boundary, or at the end of an epoch whose last
     step is done, when SIGINT or SIGTERM arrives (``self.stop``, an ``io.SignalFlag``)."""
 
-    def __init__(self, config, out_dir, history, batches, test, say, on_epoch):
+    def __init__(self, config, out_dir, history, test, say, on_epoch):
         self.config, self.out_dir, self.history = config, out_dir, history
-        self.batches, self.test, self.say, self.on_epoch = batches, test, say, on_epoch
+        self.test, self.say, self.on_epoch = test, say, on_epoch
         self.stop = None
 
     def save_state(self):
@@ -335,7 +335,6 @@ class _RunFolder(Callback):
                   "test_accuracy": logs["val_accuracy"], "seconds": logs["seconds"],
                   "steps": position.global_step}
         self.history["epochs"].append(record)
-        position.rng_state = self.batches.get_state()  # the next epoch draws from here
         self.save_state()
         self.say(f"epoch {epoch + 1:>3}/{self.config.epochs}  train loss "
                  f"{record['train_loss']:.4f}  train acc {record['train_accuracy']:.4f}  "

@@ -227,6 +227,7 @@ class Loop:
             bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
         self.history.append(p.epoch, logs)
         p.end_epoch()
+        p.rng_state = self.batches.get_state()  # the next epoch's order is drawn from here
         if self.verbose == 2:
             print(f"epoch {p.epoch}/{self.epochs}: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in logs.items()) + f", {seconds:.2f} s")
